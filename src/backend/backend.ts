@@ -1,0 +1,46 @@
+/**
+ * Tensor backend selection. wasm (XNNPACK, SIMD) is the default: it runs in Node and in a
+ * browser with the same numbers. `cpu` is the pure-JS reference. `tensorflow` is used only
+ * when @tensorflow/tfjs-node happens to be installed (it cannot be installed on every machine).
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { RobustlabError } from '../data/errors.js';
+import { installMatmulFix } from './matmul-fix.js';
+
+export const BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+export interface BackendOptions {
+  backend?: BackendName | string;
+  /** Apply the transposed-matmul fix on wasm (default true). */
+  matmulFix?: boolean;
+}
+
+export function parseBackendName(s: string): BackendName {
+  if ((BACKENDS as readonly string[]).includes(s)) return s as BackendName;
+  throw new RobustlabError(`unknown backend '${s}' (expected one of: ${BACKENDS.join(', ')})`);
+}
+
+/** Initialise the tensor backend once per process (or worker). */
+export async function initBackend(opts: BackendOptions = {}): Promise<BackendName> {
+  const name = parseBackendName(opts.backend ?? 'wasm');
+  if (name === 'tensorflow') {
+    try {
+      // Optional dependency: resolved at run time, never required at install.
+      const mod = '@tensorflow/tfjs-node';
+      await import(/* @vite-ignore */ mod);
+    } catch {
+      throw new RobustlabError(
+        "backend 'tensorflow' needs @tensorflow/tfjs-node, which is not installed (use --backend wasm)",
+      );
+    }
+  }
+  if (tf.getBackend() !== name) {
+    const ok = await tf.setBackend(name);
+    if (!ok) throw new RobustlabError(`backend '${name}' failed to initialise`);
+  }
+  await tf.ready();
+  if (name === 'wasm' && opts.matmulFix !== false) installMatmulFix('wasm');
+  return name;
+}

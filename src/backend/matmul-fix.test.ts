@@ -1,0 +1,52 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testBackend } from '../testing/fixtures.js';
+import { installMatmulFix, isMatmulFixInstalled, uninstallMatmulFix } from './matmul-fix.js';
+
+/** Value and gradients of a small loss built from every transposed matmul the kernels see. */
+function lossAndGrads(seed: number) {
+  return tf.tidy(() => {
+    const x = tf.randomNormal([37, 53], 0, 1, 'float32', seed);
+    const w1 = tf.randomNormal([53, 29], 0, 1, 'float32', seed + 1);
+    const w2 = tf.randomNormal([31, 29], 0, 1, 'float32', seed + 2);
+    const bias = tf.randomNormal([31], 0, 1, 'float32', seed + 3);
+    const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => {
+      const h = tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D); // grads use transposeA / transposeB
+      const g = tf.fused.matMul({ a: h, b: c as tf.Tensor2D, transposeB: true, bias: d, activation: 'relu' });
+      const k = tf.matMul(g, h, true, false); // transposeA in the forward pass too
+      return tf.sum(tf.square(k));
+    };
+    const { value, grads } = tf.valueAndGrads(f)([x, w1, w2, bias]);
+    return [value, ...grads].map((t) => Array.from(t.dataSync()));
+  });
+}
+
+describe('transposed-matmul fix', () => {
+  beforeAll(testBackend);
+  afterAll(() => installMatmulFix());
+
+  it('gives the same values and gradients as the unpatched kernels', () => {
+    uninstallMatmulFix();
+    expect(isMatmulFixInstalled()).toBe(false);
+    const ref = lossAndGrads(7);
+    expect(installMatmulFix()).toBe(true);
+    const fixed = lossAndGrads(7);
+    expect(fixed.length).toBe(ref.length);
+    for (let i = 0; i < ref.length; i++) {
+      const scale = Math.max(...ref[i].map(Math.abs));
+      const maxDiff = Math.max(...ref[i].map((v, j) => Math.abs(v - fixed[i][j])));
+      expect(maxDiff / scale).toBeLessThan(1e-5);
+    }
+  });
+
+  it('does not leak tensors', () => {
+    installMatmulFix();
+    const before = tf.memory().numTensors;
+    const a = tf.randomNormal([8, 5]);
+    const b = tf.randomNormal([8, 6]);
+    const c = tf.matMul(a, b, true, false);
+    expect(c.shape).toEqual([5, 6]);
+    tf.dispose([a, b, c]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});

@@ -1,0 +1,62 @@
+/**
+ * robustlab command-line entry point: dispatches to one module per command, turns
+ * RobustlabErrors (and option errors) into a one-line message and exit code 1.
+ */
+import { RobustlabError } from '../data/errors.js';
+import { VERSION } from '../version.js';
+
+interface Command {
+  summary: string;
+  load: () => Promise<{ run(argv: string[]): Promise<void> }>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  train: { summary: 'train a classifier, an autoencoder or a VAE', load: () => import('./commands/train.js') },
+  eval: { summary: 'accuracy and confusion matrix of a saved classifier', load: () => import('./commands/eval.js') },
+  data: { summary: 'fetch or verify the MNIST / Fashion-MNIST files', load: () => import('./commands/data.js') },
+  info: { summary: 'backend, versions and data found', load: () => import('./commands/info.js') },
+};
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  return [
+    `robustlab ${VERSION}: train, attack, defend and measure the robustness of neural-net classifiers`,
+    '',
+    'usage: robustlab <command> [options]      (robustlab <command> --help for each)',
+    '',
+    ...Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(width)}  ${c.summary}`),
+    '',
+    'Common options: --json (one machine-readable result on stdout), --quiet, --backend wasm|cpu|tensorflow,',
+    '  --data-dir DIR (else $ROBUSTLAB_DATA, else ~/.cache/robustlab/datasets)',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  try {
+    if (!name || name === '--help' || name === '-h' || name === 'help') {
+      process.stdout.write(usage() + '\n');
+      return;
+    }
+    if (name === '--version' || name === '-v') {
+      process.stdout.write(VERSION + '\n');
+      return;
+    }
+    const cmd = COMMANDS[name];
+    if (!cmd) throw new RobustlabError(`unknown command '${name}' (run robustlab --help)`);
+    const mod = await cmd.load();
+    await mod.run(rest);
+  } catch (e) {
+    const err = e as Error;
+    if (err instanceof RobustlabError || err instanceof RangeError) {
+      process.stderr.write(`robustlab: ${err.message}\n`);
+      process.exitCode = 1;
+    } else {
+      const first = String(err?.message ?? err).split('\n')[0];
+      process.stderr.write(`robustlab: internal error: ${first}\n`);
+      if (process.env.ROBUSTLAB_DEBUG) process.stderr.write(String(err?.stack) + '\n');
+      else process.stderr.write('robustlab: (set ROBUSTLAB_DEBUG=1 for the stack trace)\n');
+      process.exitCode = 2;
+    }
+  }
+}
