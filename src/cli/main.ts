@@ -12,6 +12,7 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   train: { summary: 'train a classifier, an autoencoder or a VAE', load: () => import('./commands/train.js') },
+  latent: { summary: 'build a latent-code dataset (encoding or projection)', load: () => import('./commands/latent.js') },
   eval: { summary: 'accuracy and confusion matrix of a saved classifier', load: () => import('./commands/eval.js') },
   data: { summary: 'fetch or verify the MNIST / Fashion-MNIST files', load: () => import('./commands/data.js') },
   info: { summary: 'backend, versions and data found', load: () => import('./commands/info.js') },

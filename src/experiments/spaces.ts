@@ -55,5 +55,6 @@ export async function loadSpaceData(dataset: DatasetName, space: string, o: Spac
       dispose: () => {},
     };
   }
-  throw new RobustlabError(`space '${sp}' is not available yet`);
+  const { loadLatentSpaceData } = await import('../latent/space-data.js');
+  return loadLatentSpaceData(dataset, sp, o);
 }

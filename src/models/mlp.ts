@@ -101,13 +101,21 @@ export class Mlp {
   }
 
   apply(x: tf.Tensor2D): tf.Tensor2D {
+    return this.forward(x, false);
+  }
+
+  /** The output before the last layer's activation (e.g. logits of a sigmoid output, for BCE). */
+  applyPreActivation(x: tf.Tensor2D): tf.Tensor2D {
+    return this.forward(x, true);
+  }
+
+  private forward(x: tf.Tensor2D, skipLast: boolean): tf.Tensor2D {
     return tf.tidy(() => {
       let h = x;
-      for (const l of this.layers) {
-        // matMul + add rather than fused.matMul: the fused kernel's gradient on wasm recomputes
-        // more than it saves for these small layers.
-        h = activate(tf.add(tf.matMul(h, l.W), l.b), l.activation);
-      }
+      this.layers.forEach((l, i) => {
+        const a = tf.add(tf.matMul(h, l.W), l.b) as tf.Tensor2D;
+        h = skipLast && i === this.layers.length - 1 ? a : activate(a, l.activation);
+      });
       return h;
     });
   }

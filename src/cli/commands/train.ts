@@ -31,7 +31,8 @@ export async function run(argv: string[]): Promise<void> {
     return;
   }
   if (what === 'ae' || what === 'vae') {
-    throw new RobustlabError('ae/vae training is not available yet');
+    const { runTrainGenerator } = await import('./train-generator.js');
+    return runTrainGenerator(what, rest, HELP);
   }
   if (what !== 'classifier') throw new RobustlabError(`unknown model kind '${what}' (expected classifier, ae or vae)`);
   const { values: v } = parse(rest, {
