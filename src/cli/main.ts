@@ -11,6 +11,7 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
+  reproduce: { summary: 'run the whole study (stages, resume, report)', load: () => import('./commands/reproduce.js') },
   train: { summary: 'train a classifier, an autoencoder or a VAE', load: () => import('./commands/train.js') },
   latent: { summary: 'build a latent-code dataset (encoding or projection)', load: () => import('./commands/latent.js') },
   eval: { summary: 'accuracy and confusion matrix of a saved classifier', load: () => import('./commands/eval.js') },

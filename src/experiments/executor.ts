@@ -1,0 +1,140 @@
+/**
+ * Runs a stage graph: stages whose key is already on disk are skipped; the others run as soon
+ * as their dependencies are done, in up to `workers` worker threads (wasm is one core per
+ * instance, so parallel stages need separate threads). Progress shows the graph: done /
+ * running / waiting and the stages now running.
+ */
+import { Worker } from 'node:worker_threads';
+import { RobustlabError } from '../data/errors.js';
+import { formatDuration } from '../util/progress.js';
+import { runStage, stageDone, type RunContext, type Stage } from './stages.js';
+
+export interface ExecuteOptions {
+  workers: number;
+  backend?: string;
+  ctx: RunContext;
+  force?: string[];
+  log?: (line: string) => void;
+}
+
+export interface ExecuteReport {
+  computed: string[];
+  cached: string[];
+  seconds: number;
+}
+
+function makeWorker(workerData: unknown): Worker {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return new Worker(new URL('./worker.js', here), { workerData });
+  // From source (tsx, tests) the worker is a .ts file: register tsx's loader in the thread first.
+  const api = import.meta.resolve('tsx/esm/api');
+  const worker = new URL('./worker.ts', here).href;
+  const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(worker)}); });`;
+  return new Worker(boot, { eval: true, workerData });
+}
+
+export async function execute(stages: Stage[], o: ExecuteOptions): Promise<ExecuteReport> {
+  const log = o.log ?? (() => {});
+  const t0 = performance.now();
+  const byName = new Map(stages.map((s) => [s.name, s]));
+  const forced = new Set<string>();
+  for (const f of o.force ?? []) {
+    const hits = stages.filter((s) => s.name === f || s.name.startsWith(f + '/') || s.kind === f);
+    if (!hits.length) throw new RobustlabError(`--force: no stage matches '${f}' (stage names look like classifier/mnist/image/2L; kinds: classifier, generator, codes, attack, transfer, svd)`);
+    hits.forEach((h) => forced.add(h.name));
+  }
+  const done = new Set<string>();
+  const cached: string[] = [];
+  for (const s of stages) {
+    if (!forced.has(s.name) && stageDone(s)) {
+      done.add(s.name);
+      cached.push(s.name);
+    }
+  }
+  const computed: string[] = [];
+  const running = new Map<string, number>();
+  const waiting = () => stages.filter((s) => !done.has(s.name) && !running.has(s.name));
+  const status = () => `[${done.size}/${stages.length} done, ${running.size} running, ${waiting().length} waiting, ${formatDuration((performance.now() - t0) / 1000)}]`;
+  if (cached.length) log(`${status()} ${cached.length} stages already done (reused)`);
+  const ready = () => waiting().filter((s) => s.deps.every((d) => done.has(d)));
+  const dirsOf = (s: Stage) => Object.fromEntries(s.deps.map((d) => [d, byName.get(d)!.dir]));
+
+  const ticker = setInterval(() => {
+    if (running.size) log(`${status()} running: ${[...running].map(([n, t]) => `${n} (${formatDuration((performance.now() - t) / 1000)})`).join(', ')}`);
+  }, 30_000);
+  try {
+    if (o.workers <= 1) {
+      for (let s = ready()[0]; s; s = ready()[0]) {
+        running.set(s.name, performance.now());
+        log(`${status()} start ${s.name}`);
+        await runStage(s, dirsOf(s), o.ctx);
+        running.delete(s.name);
+        done.add(s.name);
+        computed.push(s.name);
+        log(`${status()} done  ${s.name}`);
+      }
+    } else {
+      await runPool(o, ready, dirsOf, (name) => {
+        running.delete(name);
+        done.add(name);
+        computed.push(name);
+        log(`${status()} done  ${name}`);
+      }, (s) => {
+        running.set(s.name, performance.now());
+        log(`${status()} start ${s.name}`);
+      });
+    }
+  } finally {
+    clearInterval(ticker);
+  }
+  const left = waiting();
+  if (left.length) throw new RobustlabError(`${left.length} stages could not run (unmet dependencies): ${left[0].name}`);
+  return { computed, cached, seconds: (performance.now() - t0) / 1000 };
+}
+
+async function runPool(
+  o: ExecuteOptions,
+  ready: () => Stage[],
+  dirsOf: (s: Stage) => Record<string, string>,
+  onDone: (name: string) => void,
+  onStart: (s: Stage) => void,
+): Promise<void> {
+  const workers = Array.from({ length: o.workers }, () => makeWorker({ backend: o.backend, ctx: o.ctx }));
+  const idle: Worker[] = [];
+  const busy = new Set<string>();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const dispatch = () => {
+        for (const s of ready()) {
+          if (busy.has(s.name)) continue;
+          const w = idle.pop();
+          if (!w) break;
+          busy.add(s.name);
+          onStart(s);
+          w.postMessage({ stage: s, dirs: dirsOf(s) });
+        }
+        if (busy.size === 0) resolve();
+      };
+      for (const w of workers) {
+        w.on('error', (e) => reject(new RobustlabError(`worker failed: ${e.message.split('\n')[0]}`)));
+        w.on('message', (m: { ready?: boolean; ok?: boolean; name?: string; error?: string }) => {
+          if (m.ready) {
+            idle.push(w);
+            dispatch();
+            return;
+          }
+          busy.delete(m.name!);
+          if (!m.ok) {
+            reject(new RobustlabError(`stage ${m.name} failed: ${m.error}`));
+            return;
+          }
+          onDone(m.name!);
+          idle.push(w);
+          dispatch();
+        });
+      }
+    });
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * The study as a graph of stages. A stage is plain data (kind + params + dependencies), so a
+ * worker thread can run it from its description alone. Its key hashes its kind, params and its
+ * dependencies' keys: change one setting and only what depends on it gets a new key.
+ */
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DatasetName } from '../data/datasets.js';
+import { ARCHS } from '../models/classifier.js';
+import { LATENT_METHODS, methodGenerator, type LatentMethod } from '../latent/codes.js';
+import { buildLatentDataset, runTrainGenerator } from '../latent/jobs.js';
+import { writeJsonAtomic } from '../util/atomic.js';
+import { runTrainClassifier } from './classifier-job.js';
+import { runAttackJob } from './attack-job.js';
+import { transferAccuracy } from './transfer-job.js';
+import { runSvdJob } from './svd-job.js';
+import type { Preset } from './presets.js';
+
+export type StageKind = 'classifier' | 'generator' | 'codes' | 'attack' | 'transfer' | 'svd';
+
+export interface StageDef {
+  name: string;
+  kind: StageKind;
+  params: Record<string, unknown>;
+  deps: string[];
+}
+
+export interface Stage extends StageDef {
+  key: string;
+  dir: string;
+}
+
+export interface RunContext {
+  dataDir?: string;
+  seed: number;
+}
+
+export function buildGraph(datasets: DatasetName[], p: Preset, seed: number): StageDef[] {
+  const g: StageDef[] = [];
+  const data = { limitTrain: p.limitTrain ?? null, limitTest: p.limitTest ?? null };
+  const attack = { count: p.attackCount, maxSteps: p.attackMaxSteps };
+  for (const d of datasets) {
+    for (const arch of ARCHS) {
+      g.push({ name: `classifier/${d}/image/${arch}`, kind: 'classifier', params: { dataset: d, space: 'image', arch, epochs: p.imageEpochs, hidden: p.hidden, seed, ...data }, deps: [] });
+    }
+    for (const kind of ['ae', 'vae'] as const) {
+      g.push({ name: `generator/${d}/${kind}`, kind: 'generator', params: { dataset: d, kind, epochs: p.generatorEpochs, seed, ...data }, deps: [] });
+    }
+    for (const m of LATENT_METHODS) {
+      g.push({ name: `codes/${d}/${m}`, kind: 'codes', params: { dataset: d, method: m, steps: p.projectionSteps, seed, ...data }, deps: [`generator/${d}/${methodGenerator(m)}`] });
+      for (const arch of ARCHS) {
+        g.push({ name: `classifier/${d}/${m}/${arch}`, kind: 'classifier', params: { dataset: d, space: m, arch, epochs: p.latentEpochs, hidden: p.hidden, seed, ...data }, deps: [`codes/${d}/${m}`] });
+      }
+    }
+    for (const space of ['image', ...LATENT_METHODS]) {
+      for (const arch of ARCHS) {
+        const modes = space === 'image' ? ['own-space'] : ['own-space', 'pixel-space'];
+        for (const mode of modes) {
+          g.push({ name: `attack/${d}/${space}/${arch}/${mode}`, kind: 'attack', params: { mode, seed, ...attack }, deps: [`classifier/${d}/${space}/${arch}`, ...(space === 'image' ? [] : [`codes/${d}/${space}`])] });
+        }
+      }
+    }
+    for (const arch of ARCHS) {
+      g.push({
+        name: `transfer/${d}/${arch}`,
+        kind: 'transfer',
+        params: { seed },
+        deps: [`attack/${d}/image/${arch}/own-space`, ...LATENT_METHODS.flatMap((m) => ARCHS.map((a) => `classifier/${d}/${m}/${a}`))],
+      });
+    }
+    for (const mode of ['zero', 'scale'] as const) {
+      g.push({ name: `svd/${d}/${mode}`, kind: 'svd', params: { mode, fractions: p.fractions, reattackCount: p.reattackCount, seed, ...attack, ...data }, deps: [`classifier/${d}/image/2L`, `attack/${d}/image/2L/own-space`] });
+    }
+  }
+  return g;
+}
+
+export function resolveGraph(defs: StageDef[], root: string): Stage[] {
+  const byName = new Map<string, Stage>();
+  for (const d of defs) {
+    const depKeys = d.deps.map((n) => {
+      const s = byName.get(n);
+      if (!s) throw new Error(`stage ${d.name} depends on unknown or later stage ${n}`);
+      return s.key;
+    });
+    const key = createHash('sha256').update(JSON.stringify({ name: d.name, kind: d.kind, params: d.params, depKeys })).digest('hex').slice(0, 16);
+    const stage = { ...d, key, dir: join(root, 'stages', `${d.name.replaceAll('/', '_')}-${key}`) };
+    byName.set(d.name, stage);
+  }
+  return [...byName.values()];
+}
+
+const DONE = 'stage.json';
+
+export function stageDone(s: Stage): boolean {
+  return existsSync(join(s.dir, DONE));
+}
+
+export function stageResult(s: Stage): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(s.dir, DONE), 'utf8')).result;
+}
+
+/** Run one stage. `dirs` maps dependency names to their directories. Writes stage.json last. */
+export async function runStage(s: Stage, dirs: Record<string, string>, ctx: RunContext): Promise<Record<string, unknown>> {
+  const p = s.params as Record<string, any>;
+  const t0 = performance.now();
+  const limits = { limitTrain: p.limitTrain ?? undefined, limitTest: p.limitTest ?? undefined, dataDir: ctx.dataDir };
+  rmSync(join(s.dir, DONE), { force: true });
+  let result: Record<string, unknown>;
+  switch (s.kind) {
+    case 'classifier': {
+      const latentDir = p.space === 'image' ? undefined : dirs[`codes/${p.dataset}/${p.space}`];
+      const r = await runTrainClassifier({ dataset: p.dataset, arch: p.arch, space: p.space, epochs: p.epochs, hidden: p.hidden, seed: p.seed, out: join(s.dir, 'model'), latentDir, silent: true, ...limits });
+      result = { ...r, out: join(s.dir, 'model') };
+      break;
+    }
+    case 'generator':
+      result = await runTrainGenerator({ dataset: p.dataset, kind: p.kind, epochs: p.epochs, seed: p.seed, out: join(s.dir, p.kind), silent: true, ...limits });
+      break;
+    case 'codes': {
+      const kind = methodGenerator(p.method as LatentMethod);
+      cpSync(join(dirs[s.deps[0]], kind), join(s.dir, kind), { recursive: true });
+      result = await buildLatentDataset({ dataset: p.dataset, method: p.method, steps: p.steps, seed: p.seed, latentDir: s.dir, silent: true, ...limits });
+      break;
+    }
+    case 'attack': {
+      const r = await runAttackJob({
+        modelDir: join(dirs[s.deps[0]], 'model'),
+        latentDir: s.deps[1] ? dirs[s.deps[1]] : undefined,
+        mode: p.mode,
+        count: p.count,
+        seed: p.seed,
+        dataDir: ctx.dataDir,
+        attack: { maxSteps: p.maxSteps },
+        out: s.dir,
+        silent: true,
+      });
+      result = { ...r.record, imageIndex: undefined, trueLabels: undefined, goals: undefined, success: undefined, steps: undefined, goalProb: undefined };
+      break;
+    }
+    case 'transfer': {
+      const [attackName, ...targets] = s.deps;
+      result = { cells: targets.map((t) => transferAccuracy(dirs[attackName], join(dirs[t], 'model'), p.seed)) };
+      break;
+    }
+    case 'svd':
+      result = await runSvdJob({ modelDir: join(dirs[s.deps[0]], 'model'), attackDir: dirs[s.deps[1]], mode: p.mode, fractions: p.fractions, reattackCount: p.reattackCount, seed: p.seed, attack: { maxSteps: p.maxSteps }, silent: true, ...limits });
+      break;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  writeJsonAtomic(join(s.dir, DONE), { name: s.name, key: s.key, params: s.params, seconds, finishedAt: new Date().toISOString(), result });
+  return result;
+}
+
+export function stageSeconds(s: Stage): number {
+  return JSON.parse(readFileSync(join(s.dir, DONE), 'utf8')).seconds;
+}

@@ -1,0 +1,46 @@
+/**
+ * Adversarial accuracy through transfer (Figure 6): the successful adversarial images made
+ * against an image-space classifier are mapped to a latent code (the latent classifier's own
+ * method: encoder, VAE sample, or a full projection) and classified; the score is how often
+ * the latent classifier still gives the true label.
+ */
+import { join } from 'node:path';
+import { readCodeFile } from '../latent/store.js';
+import { Generator } from '../latent/generators.js';
+import { LatentPipelineClassifier } from '../latent/pipeline.js';
+import type { LatentMethod } from '../latent/codes.js';
+import { predict } from '../models/classifier.js';
+import { loadClassifierDir } from './model-store.js';
+import type { AttackRecord } from './attack-job.js';
+import { readFileSync } from 'node:fs';
+
+export interface TransferCell {
+  source: string; // image-space arch attacked
+  space: string; // latent space of the target
+  arch: string; // latent classifier arch
+  n: number;
+  accuracy: number;
+}
+
+export function readAttackDir(dir: string): { record: AttackRecord; xAdv: Float32Array } {
+  const record = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as AttackRecord;
+  return { record, xAdv: readCodeFile(join(dir, 'adversarial.rlc')).codes };
+}
+
+export function transferAccuracy(attackDir: string, latentModelDir: string, seed: number): TransferCell {
+  const { record, xAdv } = readAttackDir(attackDir);
+  const rows = record.success.map((s, i) => (s ? i : -1)).filter((i) => i >= 0);
+  const x = new Float32Array(rows.length * 784);
+  rows.forEach((i, k) => x.set(xAdv.subarray(i * 784, (i + 1) * 784), k * 784));
+  const { meta, head, generator } = loadClassifierDir(latentModelDir);
+  const kind = meta.space.startsWith('vae') ? 'vae' : 'ae';
+  const pipeline = new LatentPipelineClassifier(head, Generator.fromParts(kind, generator), meta.space as LatentMethod, { seed });
+  try {
+    const { labels } = predict(pipeline, x, rows.length, 1000);
+    let correct = 0;
+    rows.forEach((i, k) => (correct += labels[k] === record.trueLabels[i] ? 1 : 0));
+    return { source: record.arch, space: meta.space, arch: meta.arch ?? '', n: rows.length, accuracy: rows.length ? correct / rows.length : NaN };
+  } finally {
+    pipeline.dispose();
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Kill a real `robustlab reproduce` child process part-way with SIGKILL, run it again, and
+ * check that the rerun finishes, recomputes only unfinished stages, and gives the same results
+ * as an uninterrupted run with the same seed.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, TEST_DATA_DIR } from '../src/testing/fixtures.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'robustlab-resume-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const args = (out: string) => ['--import', 'tsx', join(REPO_ROOT, 'src/cli/run-dev.ts'), 'reproduce', '--preset', 'smoke', '--dataset', 'mnist', '--workers', '1', '--out', out, '--data-dir', TEST_DATA_DIR, '--json'];
+
+function finished(out: string): string[] {
+  const dir = join(out, 'stages');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((d) => existsSync(join(dir, d, 'stage.json')));
+}
+
+/** results.json without timings and paths, which legitimately differ between runs. */
+function comparable(out: string): unknown {
+  const r = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  const strip = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(strip);
+    if (v && typeof v === 'object') {
+      return Object.fromEntries(Object.entries(v).filter(([k]) => !/seconds|timings|wall|computedStages|reusedStages|out$|model$/i.test(k)).map(([k, x]) => [k, strip(x)]));
+    }
+    return v;
+  };
+  return strip(r);
+}
+
+describe('reproduce resumes after a kill', () => {
+  it('finishes with the same results, recomputing only unfinished stages', async () => {
+    const ref = join(tmp, 'ref');
+    const full = spawnSync(process.execPath, args(ref), { cwd: REPO_ROOT, encoding: 'utf8' });
+    expect(full.status, full.stderr).toBe(0);
+    const total = finished(ref).length;
+    expect(total).toBeGreaterThan(40);
+
+    const run = join(tmp, 'run');
+    const child = spawn(process.execPath, args(run), { cwd: REPO_ROOT, stdio: 'ignore' });
+    // Wait until some, but not all, stages are done, then kill hard.
+    await new Promise<void>((resolve, reject) => {
+      const t = setInterval(() => {
+        if (finished(run).length >= 8) {
+          clearInterval(t);
+          child.kill('SIGKILL');
+          resolve();
+        }
+      }, 50);
+      child.on('exit', () => {
+        clearInterval(t);
+        reject(new Error('the run ended before it could be killed'));
+      });
+    });
+    await new Promise((r) => child.on('exit', r));
+    const before = finished(run);
+    expect(before.length).toBeGreaterThanOrEqual(8);
+    expect(before.length).toBeLessThan(total);
+    expect(existsSync(join(run, 'results.json'))).toBe(false);
+
+    const again = spawnSync(process.execPath, args(run), { cwd: REPO_ROOT, encoding: 'utf8' });
+    expect(again.status, again.stderr).toBe(0);
+    const out = JSON.parse(again.stdout);
+    // Only the unfinished stages were computed.
+    expect(out.cached.length).toBe(before.length);
+    expect(out.computed.length + out.cached.length).toBe(total);
+    expect(comparable(run)).toEqual(comparable(ref));
+  });
+});
