@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { DATASET_NAMES, type DatasetName } from '../data/datasets.js';
 import { locateDataDir } from '../data/node-io.js';
 import { VERSION } from '../version.js';
+import { writeJsonAtomic } from '../util/atomic.js';
 import { writeStudyReport } from '../report/study-report.js';
 import { execute } from './executor.js';
 import type { Preset } from './presets.js';
@@ -29,6 +30,7 @@ export async function reproduce(o: ReproduceOptions) {
   const dataDir = o.dataDir ? resolve(o.dataDir) : undefined;
   const out = resolve(o.out);
   const stages = resolveGraph(buildGraph(o.datasets, o.preset, o.seed), out);
+  writeJsonAtomic(resolve(out, 'graph.json'), { preset: o.preset, seed: o.seed, datasets: o.datasets, stages });
   const workers = o.workers ?? Math.max(1, availableParallelism());
   const exec = await execute(stages, { workers, backend: o.backend, ctx: { dataDir, seed: o.seed }, force: o.force, log: o.log });
   o.log?.('writing report');
@@ -49,6 +51,8 @@ export async function reproduce(o: ReproduceOptions) {
       totalStageSeconds,
       computedStages: exec.computed.length,
       reusedStages: exec.cached.length,
+      // Peak resident memory of this process (all worker threads included), in MiB.
+      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     },
     dataDir,
   );

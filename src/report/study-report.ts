@@ -27,7 +27,15 @@ export interface Claim {
   evidence: string;
 }
 
-export async function writeStudyReport(out: string, stages: Stage[], meta: Record<string, unknown>, dataDir?: string) {
+/** Figure kinds as the `figure` command names them, and the file tag of each. */
+export const FIGURE_KINDS: Record<string, string> = { accuracy: 'fig4', robustness: 'fig5', transfer: 'fig6', examples: 'fig1', svd: 'fig7' };
+
+export interface ReportFilter {
+  dataset?: string;
+  kind?: keyof typeof FIGURE_KINDS;
+}
+
+export async function writeStudyReport(out: string, stages: Stage[], meta: Record<string, unknown>, dataDir?: string, only?: ReportFilter) {
   const get = (name: string) => {
     const s = stages.find((x) => x.name === name);
     return s ? (stageResult(s) as any) : undefined;
@@ -104,7 +112,9 @@ export async function writeStudyReport(out: string, stages: Stage[], meta: Recor
     if (attackStage) {
       const { record, xAdv } = readAttackDir(attackStage.dir);
       const ds = await loadDataset(d, { dataDir });
-      const rows = record.success.map((s, i) => (s ? i : -1)).filter((i) => i >= 0).filter((_, k) => k % 9 === 0).slice(0, 6);
+      // One example per attacked image, cycling through the goal classes.
+      const perImage = record.success.length / 9;
+      const rows = Array.from({ length: perImage }, (_, j) => j * 9 + ((j * 4) % 9)).filter((i) => record.success[i]).slice(0, 6);
       figures.push({
         dataset: d,
         title: 'Figure 1: adversarial examples against the 2L image classifier',
@@ -137,12 +147,28 @@ export async function writeStudyReport(out: string, stages: Stage[], meta: Recor
   results.claims = claims;
   results.timings = Object.fromEntries(stages.map((s) => [s.name, stageSeconds(s)]));
 
+  if (only) {
+    const tag = only.kind ? FIGURE_KINDS[only.kind] : '';
+    const chosen = figures.filter((f) => (!only.dataset || f.dataset === only.dataset) && f.file.includes(tag));
+    const written = [];
+    for (const f of chosen) written.push(await writeFigure(join(out, f.file), f.svg));
+    const tabs = tables.filter((t) => (!only.dataset || t.dataset === only.dataset) && chosen.some((f) => f.dataset === t.dataset && tableMatches(t.title, only.kind)));
+    const md = tabs.map((t) => `**${t.dataset}: ${t.title}**\n\n${t.md}\n`).join('\n');
+    writeFileAtomic(join(out, `${only.dataset ?? 'all'}-${only.kind ?? 'all'}.md`), md);
+    return { results, claims, figures: written.map((w) => w.svg), markdown: md };
+  }
   for (const f of figures) await writeFigure(join(out, 'figures', f.file), f.svg);
   writeJsonAtomic(join(out, 'results.json'), results);
   const md = renderMarkdown(results, figures, tables, claims, stages);
   writeFileAtomic(join(out, 'report.md'), md);
   writeFileAtomic(join(out, 'report.html'), renderHtml(results, figures, tables, claims));
-  return { results, claims, figures: figures.map((f) => join(out, 'figures', f.file + '.svg')) };
+  return { results, claims, figures: figures.map((f) => join(out, 'figures', f.file + '.svg')), markdown: md };
+}
+
+function tableMatches(title: string, kind?: string): boolean {
+  if (!kind) return true;
+  const t = title.toLowerCase();
+  return kind === 'accuracy' ? t.startsWith('test accuracy') : kind === 'robustness' ? t.startsWith('robustness') : kind === 'transfer' ? t.startsWith('adversarial accuracy') : kind === 'svd' ? t.startsWith('svd') : false;
 }
 
 function rankBy(obj: Record<string, number>): string[] {

@@ -1,0 +1,170 @@
+"""The same workloads as bench/stages.ts, in plain PyTorch, for a side-by-side comparison.
+
+Same shapes, batch sizes, steps and optimiser (Adam, lr 1e-3 for training, 0.1 for projection,
+0.01 for the attack). Prints one JSON object: {stage name: median seconds}. Data: random
+tensors of the real shapes (the work does not depend on pixel values), so it needs no files.
+Usage: python3 bench/pytorch_bench.py [repeats]
+"""
+import json
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.manual_seed(0)
+REPEATS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+X = torch.rand(60000, 784)
+Y = torch.randint(0, 10, (60000,))
+
+
+def median_time(fn, warmup=1):
+    for _ in range(warmup):
+        fn()
+    runs = []
+    for _ in range(REPEATS):
+        t = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t)
+    runs.sort()
+    return runs[len(runs) // 2]
+
+
+def mlp(dims, acts):
+    layers = []
+    for i in range(len(dims) - 1):
+        layers.append(nn.Linear(dims[i], dims[i + 1]))
+        if acts[i] == "relu":
+            layers.append(nn.ReLU())
+        elif acts[i] == "leaky":
+            layers.append(nn.LeakyReLU(0.2))
+        elif acts[i] == "sigmoid":
+            layers.append(nn.Sigmoid())
+    return nn.Sequential(*layers)
+
+
+ARCHS = {
+    "1L": ([784, 256, 10], ["lin", "lin"]),
+    "2L": ([784, 256, 256, 10], ["lin", "lin", "lin"]),
+    "LRL": ([784, 256, 256, 256, 10], ["lin", "relu", "lin", "lin"]),
+}
+
+
+def classifier_epoch(arch):
+    def run():
+        model = mlp(*ARCHS[arch])
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        perm = torch.randperm(60000)
+        for s in range(0, 60000, 1000):
+            idx = perm[s : s + 1000]
+            opt.zero_grad()
+            loss = F.cross_entropy(model(X[idx]), Y[idx])
+            loss.backward()
+            opt.step()
+    return run
+
+
+def generator_epoch(kind):
+    def run():
+        if kind == "ae":
+            enc, dec = mlp([784, 32], ["leaky"]), mlp([32, 784], ["lin"])
+        else:
+            enc, dec = mlp([784, 150, 64], ["leaky", "lin"]), mlp([32, 150, 784], ["leaky", "lin"])
+        opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=1e-3)
+        perm = torch.randperm(60000)
+        for s in range(0, 60000, 256):
+            x = X[perm[s : s + 256]]
+            opt.zero_grad()
+            h = enc(x)
+            if kind == "ae":
+                loss = F.binary_cross_entropy_with_logits(dec(h), x, reduction="sum") / x.shape[0]
+            else:
+                mu, logvar = h[:, :32], h[:, 32:]
+                z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+                rec = F.binary_cross_entropy_with_logits(dec(z), x, reduction="sum")
+                kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+                loss = (rec + kl) / x.shape[0]
+            loss.backward()
+            opt.step()
+    return run
+
+
+def projection(kind):
+    dec = mlp([32, 784], ["sigmoid"]) if kind == "ae" else mlp([32, 150, 784], ["leaky", "sigmoid"])
+    for p in dec.parameters():
+        p.requires_grad_(False)
+    x_all = X[:2000]
+
+    def run():
+        for s in (0, 1000):
+            x = x_all[s : s + 1000]
+            z = torch.randn(1000, 32, requires_grad=True)
+            opt = torch.optim.Adam([z], lr=0.1)
+            for _ in range(500):
+                opt.zero_grad()
+                loss = ((dec(z) - x) ** 2).sum()
+                loss.backward()
+                opt.step()
+    return run
+
+
+def attack():
+    model = mlp(*ARCHS["2L"])
+    for p in model.parameters():
+        p.requires_grad_(False)
+    x0 = X[:180].clone()
+    goals = torch.randint(0, 10, (180,))
+
+    def run():
+        x = x0.clone().requires_grad_(True)
+        opt = torch.optim.Adam([x], lr=0.01)
+        for _ in range(100):
+            opt.zero_grad()
+            logits = model(x)
+            # success check, as robustlab does every step
+            _ = F.softmax(logits, 1).gather(1, goals[:, None]) >= 1.0
+            loss = F.cross_entropy(logits, goals, reduction="sum") + 0.05 * torch.sqrt(((x - x0) ** 2).sum(1) + 1e-12).sum()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                x.clamp_(0, 1)
+    return run
+
+
+def svd_sweep():
+    model = mlp(*ARCHS["2L"])
+    ws = [m.weight.detach().double() for m in model if isinstance(m, nn.Linear)]
+
+    def run():
+        svds = [torch.linalg.svd(w, full_matrices=False) for w in ws]
+        for k in range(20):
+            f = k * 0.05
+            for u, s, vh in svds:
+                s2 = s.clone()
+                n = min(len(s2), int(f * len(s2) + 0.5 + 1e-9))
+                if n:
+                    s2[len(s2) - n :] *= 0.1
+                _ = (u * s2) @ vh
+    return run
+
+
+STAGES = {
+    "epoch 1L (60k, batch 1000)": classifier_epoch("1L"),
+    "epoch 2L (60k, batch 1000)": classifier_epoch("2L"),
+    "epoch LRL (60k, batch 1000)": classifier_epoch("LRL"),
+    "epoch AE (60k, batch 256)": generator_epoch("ae"),
+    "epoch VAE (60k, batch 256)": generator_epoch("vae"),
+    "projection AE (2000 img × 500 steps)": projection("ae"),
+    "projection VAE (2000 img × 500 steps)": projection("vae"),
+    "attack 180 examples × 100 steps on 2L": attack(),
+    "SVD sweep of 2L (20 fractions)": svd_sweep(),
+}
+
+only = set(sys.argv[2].split("|")) if len(sys.argv) > 2 else None
+out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "seconds": {}}
+for name, fn in STAGES.items():
+    if only and name not in only:
+        continue
+    out["seconds"][name] = median_time(fn)
+print(json.dumps(out))

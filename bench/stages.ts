@@ -1,0 +1,109 @@
+/**
+ * The study's stages as benchmark workloads, each doing exactly what bench/pytorch_bench.py
+ * does in PyTorch: same shapes, batch sizes, steps and optimiser. Each returns seconds for one
+ * run and its floating-point work (matmul FLOPs, the dominant cost), for GFLOP/s.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Dataset } from '../src/data/datasets.js';
+import { targetedCeL2, PIXEL_RANGE } from '../src/attacks/targeted-ce-l2.js';
+import { computeSpectra, defendSpectral } from '../src/defences/spectral.js';
+import { projectBatch } from '../src/latent/codes.js';
+import { Generator, trainGenerator } from '../src/latent/generators.js';
+import { type Arch, MlpClassifier } from '../src/models/classifier.js';
+import { trainClassifier } from '../src/models/train.js';
+import { selectAttackExamples } from '../src/metrics/robustness.js';
+
+export interface Workload {
+  name: string;
+  /** Runs once; returns FLOPs of matmul work done (0 if not meaningful). */
+  run: () => number;
+  setup?: () => void;
+  teardown?: () => void;
+}
+
+/** Matmul FLOPs of one forward+backward step through dense layers (2·m·k·n each, ×3). */
+function denseTrainFlops(dims: number[], batch: number): number {
+  let f = 0;
+  for (let i = 0; i + 1 < dims.length; i++) f += 6 * batch * dims[i] * dims[i + 1];
+  return f;
+}
+
+export function workloads(ds: Dataset): Workload[] {
+  const train = { x: ds.train.images, y: ds.train.labels, n: ds.train.n, dim: 784 };
+  const w: Workload[] = [];
+  const archDims: Record<Arch, number[]> = { '1L': [784, 256, 10], '2L': [784, 256, 256, 10], LRL: [784, 256, 256, 256, 10] };
+  for (const arch of ['1L', '2L', 'LRL'] as Arch[]) {
+    w.push({
+      name: `epoch ${arch} (60k, batch 1000)`,
+      run: () => {
+        const clf = MlpClassifier.create(arch, 784, { seed: 0 });
+        trainClassifier(clf, clf.net.variables(), train, { epochs: 1, seed: 0, silent: true });
+        clf.dispose();
+        return denseTrainFlops(archDims[arch], 1000) * 60;
+      },
+    });
+  }
+  for (const kind of ['ae', 'vae'] as const) {
+    const dims = kind === 'ae' ? [784, 32, 784] : [784, 150, 64];
+    const dec = kind === 'ae' ? [] : [32, 150, 784];
+    w.push({
+      name: `epoch ${kind.toUpperCase()} (60k, batch 256)`,
+      run: () => {
+        const g = Generator.create(kind, 0);
+        trainGenerator(g, { x: ds.train.images, n: ds.train.n, dim: 784 }, { epochs: 1, seed: 0, silent: true });
+        g.dispose();
+        return (denseTrainFlops(dims, 256) + (dec.length ? denseTrainFlops(dec, 256) : 0)) * Math.ceil(60000 / 256);
+      },
+    });
+  }
+  for (const kind of ['ae', 'vae'] as const) {
+    let g: Generator;
+    let x: tf.Tensor2D;
+    const dims = kind === 'ae' ? [32, 784] : [32, 150, 784];
+    w.push({
+      name: `projection ${kind.toUpperCase()} (2000 img × 500 steps)`,
+      setup: () => {
+        g = Generator.create(kind, 0);
+        x = tf.tensor2d(ds.test.images.subarray(0, 2000 * 784), [2000, 784]);
+      },
+      run: () => {
+        // Two batches of 1000, as robustlab's latent job does.
+        for (const s of [0, 1000]) {
+          const xb = x.slice([s, 0], [1000, 784]);
+          projectBatch(g.decoder, xb, { steps: 500, seed: 1 }).dispose();
+          xb.dispose();
+        }
+        // Per step: forward, and backward to z only (no weight gradients): 4·m·k·n per layer.
+        return (denseTrainFlops(dims, 2000) / 6) * 4 * 500;
+      },
+      teardown: () => {
+        g.dispose();
+        x.dispose();
+      },
+    });
+  }
+  let clf2: MlpClassifier;
+  w.push({
+    name: 'attack 180 examples × 100 steps on 2L',
+    setup: () => {
+      clf2 = MlpClassifier.create('2L', 784, { seed: 0 });
+      trainClassifier(clf2, clf2.net.variables(), train, { epochs: 3, seed: 0, silent: true });
+    },
+    run: () => {
+      const ex = selectAttackExamples(clf2, ds.test.images, ds.test.labels, ds.test.n, { count: 20, seed: 0 });
+      // confidence 1 is never reached: exactly 100 steps for every example, as in PyTorch.
+      targetedCeL2(clf2, ex.x0, ex.n, ex.goals, { ...PIXEL_RANGE, confidence: 1, maxSteps: 100, silent: true });
+      return 0;
+    },
+  });
+  w.push({
+    name: 'SVD sweep of 2L (20 fractions)',
+    run: () => {
+      const spectra = computeSpectra(clf2.net);
+      for (let k = 0; k < 20; k++) defendSpectral(clf2, { mode: 'scale', fraction: k * 0.05 }, spectra).dispose();
+      return 0;
+    },
+    teardown: () => clf2.dispose(),
+  });
+  return w;
+}

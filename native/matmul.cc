@@ -1,0 +1,189 @@
+// robustlab_matmul: a tiny N-API addon over OpenBLAS's cblas_sgemm, used by
+// src/backend/native-matmul.ts to replace the wasm backend's BatchMatMul / _FusedMatMul kernels.
+//
+// Everything is row-major float32 and written in place into caller-owned memory (normally
+// Float32Array views on the wasm heap, so nothing is copied). Plain node_api.h: no npm deps.
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+// Declared here instead of including <cblas.h>: Debian's /usr/include/x86_64-linux-gnu/cblas.h
+// is an alternatives link that may point at another BLAS's header (without the openblas_*
+// functions). The CBLAS ABI (enums are ints, 32-bit blasint for -lopenblas) is stable.
+extern "C" {
+enum { RL_CblasRowMajor = 101 };
+enum { RL_CblasNoTrans = 111, RL_CblasTrans = 112 };
+void cblas_sgemm(int order, int transA, int transB, int M, int N, int K, float alpha,
+                 const float* A, int lda, const float* B, int ldb, float beta, float* C, int ldc);
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+char* openblas_get_config(void);
+char* openblas_get_corename(void);
+}
+
+namespace {
+
+napi_value Throw(napi_env env, const std::string& msg) {
+  napi_throw_type_error(env, nullptr, ("robustlab_matmul: " + msg).c_str());
+  return nullptr;
+}
+
+bool GetBool(napi_env env, napi_value v, bool* out) {
+  return napi_get_value_bool(env, v, out) == napi_ok;
+}
+
+bool GetInt(napi_env env, napi_value v, int64_t* out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) return false;
+  if (!std::isfinite(d) || d != std::floor(d) || d < 0 || d > 2147483647.0) return false;
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
+bool IsNullish(napi_env env, napi_value v) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return true;
+  return t == napi_undefined || t == napi_null;
+}
+
+// A Float32Array's data pointer and length (elements). Works for views on the wasm heap,
+// whether it is an ArrayBuffer or a SharedArrayBuffer.
+bool GetF32(napi_env env, napi_value v, float** data, size_t* length) {
+  bool is_ta = false;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return false;
+  napi_typedarray_type type;
+  void* ptr = nullptr;
+  size_t len = 0;
+  if (napi_get_typedarray_info(env, v, &type, &len, &ptr, nullptr, nullptr) != napi_ok) return false;
+  if (type != napi_float32_array) return false;
+  if (len > 0 && ptr == nullptr) return false;  // detached
+  *data = static_cast<float*>(ptr);
+  *length = len;
+  return true;
+}
+
+// sgemm(transA, transB, M, N, K, A, B, C, batch = 1, strideA = M*K, strideB = K*N,
+//       strideC = M*N, bias = null, activation = 0)
+//   For i in [0, batch): C_i = act(op(A_i) · op(B_i) + bias), with A_i = A + i*strideA etc.
+//   (a stride of 0 broadcasts that operand). op(A_i) is M×K, op(B_i) is K×N, C_i is M×N,
+//   all row-major. bias: Float32Array of length N (per column) or 1 (scalar), or null.
+//   activation: 0 = linear, 1 = relu.
+napi_value Sgemm(napi_env env, napi_callback_info info) {
+  size_t argc = 14;
+  napi_value argv[14];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
+  if (argc < 8) return Throw(env, "sgemm needs at least 8 arguments");
+  bool ta, tb;
+  int64_t M, N, K;
+  if (!GetBool(env, argv[0], &ta) || !GetBool(env, argv[1], &tb))
+    return Throw(env, "transA/transB must be booleans");
+  if (!GetInt(env, argv[2], &M) || !GetInt(env, argv[3], &N) || !GetInt(env, argv[4], &K))
+    return Throw(env, "M, N, K must be non-negative int32 integers");
+  float *A, *B, *C;
+  size_t lenA, lenB, lenC;
+  if (!GetF32(env, argv[5], &A, &lenA) || !GetF32(env, argv[6], &B, &lenB) ||
+      !GetF32(env, argv[7], &C, &lenC))
+    return Throw(env, "A, B, C must be (attached) Float32Arrays");
+  int64_t batch = 1, sA = M * K, sB = K * N, sC = M * N;
+  if (argc > 8 && !IsNullish(env, argv[8]) && !GetInt(env, argv[8], &batch))
+    return Throw(env, "batch must be a non-negative integer");
+  if (argc > 9 && !IsNullish(env, argv[9]) && !GetInt(env, argv[9], &sA))
+    return Throw(env, "strideA must be a non-negative integer");
+  if (argc > 10 && !IsNullish(env, argv[10]) && !GetInt(env, argv[10], &sB))
+    return Throw(env, "strideB must be a non-negative integer");
+  if (argc > 11 && !IsNullish(env, argv[11]) && !GetInt(env, argv[11], &sC))
+    return Throw(env, "strideC must be a non-negative integer");
+  float* bias = nullptr;
+  size_t lenBias = 0;
+  if (argc > 12 && !IsNullish(env, argv[12])) {
+    if (!GetF32(env, argv[12], &bias, &lenBias)) return Throw(env, "bias must be a Float32Array or null");
+    if (lenBias != 1 && static_cast<int64_t>(lenBias) != N)
+      return Throw(env, "bias length must be N or 1");
+  }
+  int64_t act = 0;
+  if (argc > 13 && !IsNullish(env, argv[13]) && (!GetInt(env, argv[13], &act) || act > 1))
+    return Throw(env, "activation must be 0 (linear) or 1 (relu)");
+
+  // Bounds: every batch's operands must lie inside the given views (no heap overruns).
+  if (batch == 0 || M == 0 || N == 0) return nullptr;
+  const int64_t last = batch - 1;
+  if (last * sA + M * K > static_cast<int64_t>(lenA)) return Throw(env, "A is too short");
+  if (last * sB + K * N > static_cast<int64_t>(lenB)) return Throw(env, "B is too short");
+  if (last * sC + M * N > static_cast<int64_t>(lenC)) return Throw(env, "C is too short");
+  if (sC < M * N && batch > 1) return Throw(env, "strideC must be at least M*N");
+
+  const int lda = static_cast<int>(ta ? M : K);
+  const int ldb = static_cast<int>(tb ? K : N);
+  const int ldc = static_cast<int>(N);
+  for (int64_t i = 0; i < batch; i++) {
+    float* c = C + i * sC;
+    float beta = 0.0f;
+    if (bias != nullptr) {
+      // Seed C with the bias and accumulate the product into it (beta = 1).
+      if (lenBias == 1) {
+        const float v = bias[0];
+        for (int64_t j = 0; j < M * N; j++) c[j] = v;
+      } else {
+        for (int64_t r = 0; r < M; r++) std::memcpy(c + r * N, bias, sizeof(float) * N);
+      }
+      beta = 1.0f;
+    }
+    if (K == 0) {
+      if (bias == nullptr) std::memset(c, 0, sizeof(float) * M * N);
+    } else {
+      cblas_sgemm(RL_CblasRowMajor, ta ? RL_CblasTrans : RL_CblasNoTrans,
+                  tb ? RL_CblasTrans : RL_CblasNoTrans, static_cast<int>(M), static_cast<int>(N),
+                  static_cast<int>(K), 1.0f, A + i * sA, lda, B + i * sB, ldb, beta, c, ldc);
+    }
+    if (act == 1) {
+      for (int64_t j = 0; j < M * N; j++) c[j] = c[j] > 0.0f ? c[j] : 0.0f;
+    }
+  }
+  return nullptr;
+}
+
+napi_value SetNumThreads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
+  int64_t n;
+  if (argc < 1 || !GetInt(env, argv[0], &n) || n < 1 || n > 1024)
+    return Throw(env, "setNumThreads needs an integer in [1, 1024]");
+  openblas_set_num_threads(static_cast<int>(n));
+  return nullptr;
+}
+
+napi_value GetNumThreads(napi_env env, napi_callback_info) {
+  napi_value out;
+  napi_create_int32(env, openblas_get_num_threads(), &out);
+  return out;
+}
+
+napi_value Config(napi_env env, napi_callback_info) {
+  std::string s;
+  const char* cfg = openblas_get_config();
+  const char* core = openblas_get_corename();
+  s += cfg ? cfg : "OpenBLAS";
+  if (core) s += std::string(" core=") + core;
+  napi_value out;
+  napi_create_string_utf8(env, s.c_str(), s.size(), &out);
+  return out;
+}
+
+}  // namespace
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor props[] = {
+      {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"setNumThreads", nullptr, SetNumThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"getNumThreads", nullptr, GetNumThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"config", nullptr, Config, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}

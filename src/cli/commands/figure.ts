@@ -1,0 +1,48 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { initBackend } from '../../backend/backend.js';
+import { parseDatasetName } from '../../data/datasets.js';
+import { RobustlabError } from '../../data/errors.js';
+import { stageDone, type Stage } from '../../experiments/stages.js';
+import { FIGURE_KINDS, writeStudyReport } from '../../report/study-report.js';
+import { output, parse } from '../args.js';
+
+const HELP = `usage: robustlab figure accuracy|robustness|transfer|examples|svd --dataset D [--run DIR] [--out DIR]
+
+Draws one of the study's figures (SVG + PNG) and its table (markdown; JSON with --json) from
+the stages of a 'robustlab reproduce' run:
+  accuracy    Figure 4: test accuracy of every architecture in every space
+  robustness  Figure 5: mean ‖x_adv − x‖₂/‖x‖₂ per classifier, own-space and pixel-space
+  transfer    Figure 6: adversarial accuracy of latent classifiers on image-space adversaries
+  examples    Figure 1: original / perturbation / adversarial gallery (2L image classifier)
+  svd         Figure 7: the SVD sweep on the 2L image classifier (zero and scale)
+options:
+  --dataset D   mnist | fashion-mnist                        (required)
+  --run DIR     a reproduce output directory (default runs/quick, or runs/paper if present)
+  --out DIR     where to write (default <run>/figures)
+common: --json --data-dir --help`;
+
+export async function run(argv: string[]): Promise<void> {
+  const [kind, ...rest] = argv;
+  if (!kind || kind === '--help' || kind === '-h') {
+    process.stdout.write(HELP + '\n');
+    return;
+  }
+  if (!(kind in FIGURE_KINDS)) throw new RobustlabError(`unknown figure '${kind}' (expected one of: ${Object.keys(FIGURE_KINDS).join(', ')})`);
+  const { values: v } = parse(rest, { dataset: { type: 'string' }, run: { type: 'string' }, out: { type: 'string' } });
+  if (v.help) {
+    process.stdout.write(HELP + '\n');
+    return;
+  }
+  const dataset = parseDatasetName(v.dataset ?? '');
+  const runDir = resolve(v.run ?? (existsSync('runs/paper/graph.json') ? 'runs/paper' : 'runs/quick'));
+  const graphPath = join(runDir, 'graph.json');
+  if (!existsSync(graphPath)) throw new RobustlabError(`${runDir} is not a reproduce run (graph.json missing); run 'robustlab reproduce' first`);
+  const graph = JSON.parse(readFileSync(graphPath, 'utf8')) as { stages: Stage[] };
+  const stages = graph.stages.filter((s) => s.name.split('/')[1] === dataset && stageDone(s));
+  if (!stages.length) throw new RobustlabError(`${runDir} has no finished stages for ${dataset}`);
+  await initBackend({ backend: v.backend });
+  const out = resolve(v.out ?? join(runDir, 'figures'));
+  const r = await writeStudyReport(out, stages, {}, v['data-dir'], { dataset, kind: kind as keyof typeof FIGURE_KINDS });
+  output(v.json, { command: `figure ${kind}`, dataset, figures: r.figures, data: r.results.datasets[dataset] }, () => `${r.markdown}\nfigures: ${r.figures.join(', ')}`);
+}
