@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { installMatmulFix, uninstallMatmulFix } from '../src/backend/matmul-fix.js';
+import { installNativeMatmul, isNativeMatmulInstalled, uninstallNativeMatmul } from '../src/backend/native-matmul.js';
 import { loadDataset } from '../src/data/node-io.js';
 import { ARCHS, MlpClassifier } from '../src/models/classifier.js';
 import { trainClassifier } from '../src/models/train.js';
@@ -31,6 +32,9 @@ export async function benchEpochs(dataDir: string | undefined, opts: { repeats: 
   const ds = await loadDataset('mnist', { dataDir });
   const data = { x: ds.train.images, y: ds.train.labels, n: ds.train.n, dim: 784 };
   const rows: EpochRow[] = [];
+  // This table is about the pure-wasm path: take the native kernel out while it runs.
+  const hadNative = isNativeMatmulInstalled();
+  uninstallNativeMatmul();
   for (const fix of [true, false]) {
     if (fix) installMatmulFix();
     else uninstallMatmulFix();
@@ -47,5 +51,9 @@ export async function benchEpochs(dataDir: string | undefined, opts: { repeats: 
     }
   }
   installMatmulFix();
+  if (hadNative) {
+    uninstallMatmulFix();
+    installNativeMatmul();
+  }
   return rows;
 }

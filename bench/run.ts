@@ -55,10 +55,11 @@ if (want('stages')) {
   const ds = await loadDataset('mnist', { dataDir });
   const rows: { stage: string; robustlab: number; pytorch: number | null; ratio: number | null; gflops: number | null }[] = [];
   let torch: { torch: string; threads: number; seconds: Record<string, number> } | null = null;
-  const probe = spawnSync('python3', ['-c', 'import torch'], { encoding: 'utf8' });
-  if (probe.status === 0) {
-    log('\nrunning the PyTorch side (bench/pytorch_bench.py)...');
-    const r = spawnSync('python3', ['bench/pytorch_bench.py', String(repeats)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  // Debian's python3-torch lives under /usr/bin/python3, which a pyenv `python3` may shadow.
+  const python = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0);
+  if (python) {
+    log(`\nrunning the PyTorch side (${python} bench/pytorch_bench.py)...`);
+    const r = spawnSync(python, ['bench/pytorch_bench.py', String(repeats)], { encoding: 'utf8', maxBuffer: 1 << 24 });
     if (r.status === 0) torch = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
     else log(`PyTorch benchmark failed: ${r.stderr.trim().split('\n').at(-1)}`);
   } else {

@@ -12,21 +12,82 @@
 #include <cstring>
 #include <string>
 
-// Declared here instead of including <cblas.h>: Debian's /usr/include/x86_64-linux-gnu/cblas.h
-// is an alternatives link that may point at another BLAS's header (without the openblas_*
-// functions). The CBLAS ABI (enums are ints, 32-bit blasint for -lopenblas) is stable.
-extern "C" {
+#include <dlfcn.h>
+
+// OpenBLAS is loaded with dlopen() at module init rather than linked, so that we can pick its
+// kernel set *before* it initialises: OpenBLAS 0.3.21 (Debian 12) does not know AMD Zen 4/5 and
+// falls back to its AVX2 "Haswell" kernels on CPUs with AVX-512; its "SkylakeX" AVX-512 kernels
+// are ~2x faster there. See InitOpenBlas(). The CBLAS ABI (enums are ints, 32-bit blasint in
+// libopenblas.so.0; libopenblas64 is a different library) is stable, so no header is needed.
 enum { RL_CblasRowMajor = 101 };
 enum { RL_CblasNoTrans = 111, RL_CblasTrans = 112 };
-void cblas_sgemm(int order, int transA, int transB, int M, int N, int K, float alpha,
-                 const float* A, int lda, const float* B, int ldb, float beta, float* C, int ldc);
-void openblas_set_num_threads(int num_threads);
-int openblas_get_num_threads(void);
-char* openblas_get_config(void);
-char* openblas_get_corename(void);
-}
+typedef void (*sgemm_fn)(int order, int transA, int transB, int M, int N, int K, float alpha,
+                         const float* A, int lda, const float* B, int ldb, float beta, float* C,
+                         int ldc);
+typedef void (*set_threads_fn)(int);
+typedef int (*get_threads_fn)(void);
+typedef char* (*get_str_fn)(void);
 
 namespace {
+
+sgemm_fn cblas_sgemm = nullptr;
+set_threads_fn openblas_set_num_threads = nullptr;
+get_threads_fn openblas_get_num_threads = nullptr;
+get_str_fn openblas_get_config = nullptr;
+get_str_fn openblas_get_corename = nullptr;
+std::string coretype_note;
+
+bool HasAvx512() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512cd");
+#else
+  return false;
+#endif
+}
+
+// Returns an error message, or "" on success. Idempotent and process-wide (dlopen is refcounted;
+// OpenBLAS initialises once per process, so the first loader's choice of kernels wins).
+std::string InitOpenBlas() {
+  if (cblas_sgemm != nullptr) return "";
+  // Kernel set: ROBUSTLAB_BLAS_CORETYPE = auto (default) | off | <OpenBLAS core name>.
+  // auto: SkylakeX on CPUs with AVX-512, unless OPENBLAS_CORETYPE is already set (respected).
+  // An explicit core name overrides OPENBLAS_CORETYPE.
+  const char* want = std::getenv("ROBUSTLAB_BLAS_CORETYPE");
+  std::string mode = want ? want : "auto";
+  if (mode == "auto" || mode.empty()) {
+    if (HasAvx512()) setenv("OPENBLAS_CORETYPE", "SkylakeX", 0);
+  } else if (mode != "off" && mode != "none") {
+    setenv("OPENBLAS_CORETYPE", mode.c_str(), 1);
+  }
+  const char* names[] = {std::getenv("ROBUSTLAB_OPENBLAS_LIB"), "libopenblas.so.0", "libopenblas.so",
+                         "libopenblas.0.dylib", "libopenblas.dylib",
+                         "/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
+                         "/usr/local/opt/openblas/lib/libopenblas.dylib"};
+  void* lib = nullptr;
+  std::string err;
+  for (const char* name : names) {
+    if (name == nullptr || *name == 0) continue;
+    lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (lib != nullptr) break;
+    if (err.empty()) err = dlerror();
+  }
+  if (lib == nullptr) return "cannot load OpenBLAS: " + err;
+  auto sgemm = reinterpret_cast<sgemm_fn>(dlsym(lib, "cblas_sgemm"));
+  auto set = reinterpret_cast<set_threads_fn>(dlsym(lib, "openblas_set_num_threads"));
+  auto get = reinterpret_cast<get_threads_fn>(dlsym(lib, "openblas_get_num_threads"));
+  auto cfg = reinterpret_cast<get_str_fn>(dlsym(lib, "openblas_get_config"));
+  auto core = reinterpret_cast<get_str_fn>(dlsym(lib, "openblas_get_corename"));
+  if (!sgemm || !set || !get) return "the loaded library is not OpenBLAS (missing cblas_sgemm)";
+  openblas_set_num_threads = set;
+  openblas_get_num_threads = get;
+  openblas_get_config = cfg;
+  openblas_get_corename = core;
+  cblas_sgemm = sgemm;
+  return "";
+}
 
 napi_value Throw(napi_env env, const std::string& msg) {
   napi_throw_type_error(env, nullptr, ("robustlab_matmul: " + msg).c_str());
@@ -166,8 +227,8 @@ napi_value GetNumThreads(napi_env env, napi_callback_info) {
 
 napi_value Config(napi_env env, napi_callback_info) {
   std::string s;
-  const char* cfg = openblas_get_config();
-  const char* core = openblas_get_corename();
+  const char* cfg = openblas_get_config ? openblas_get_config() : nullptr;
+  const char* core = openblas_get_corename ? openblas_get_corename() : nullptr;
   s += cfg ? cfg : "OpenBLAS";
   if (core) s += std::string(" core=") + core;
   napi_value out;
@@ -178,6 +239,11 @@ napi_value Config(napi_env env, napi_callback_info) {
 }  // namespace
 
 NAPI_MODULE_INIT() {
+  const std::string err = InitOpenBlas();
+  if (!err.empty()) {
+    napi_throw_error(env, nullptr, ("robustlab_matmul: " + err).c_str());
+    return nullptr;
+  }
   napi_property_descriptor props[] = {
       {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setNumThreads", nullptr, SetNumThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -29,13 +29,22 @@ function run(cmd, args, opts = {}) {
   return spawnSync(cmd, args, { encoding: 'utf8', cwd: NATIVE, maxBuffer: 64 << 20, ...opts });
 }
 
-/** OpenBLAS present? (library to link + we declare the prototypes ourselves, so no header needed) */
+/** OpenBLAS present? The addon dlopen()s it at run time, so only the shared library is needed. */
 function findOpenBlas() {
   const pc = run('pkg-config', ['--exists', 'openblas']);
   if (pc.status === 0) return 'pkg-config';
-  const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib', '/opt/homebrew/opt/openblas/lib', '/usr/local/opt/openblas/lib'];
+  const dirs = [
+    '/usr/lib/x86_64-linux-gnu',
+    '/usr/lib/aarch64-linux-gnu',
+    '/usr/lib64',
+    '/usr/lib',
+    '/usr/local/lib',
+    '/opt/homebrew/opt/openblas/lib',
+    '/usr/local/opt/openblas/lib',
+  ];
   for (const d of dirs) {
-    for (const f of ['libopenblas.so', 'libopenblas.dylib']) if (existsSync(join(d, f))) return join(d, f);
+    for (const f of ['libopenblas.so.0', 'libopenblas.so', 'libopenblas.dylib'])
+      if (existsSync(join(d, f))) return join(d, f);
   }
   return null;
 }
@@ -52,7 +61,15 @@ function findNodeGyp() {
   const prefix = resolve(dirname(process.execPath), '..');
   candidates.push(
     join(prefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-    join(dirname(process.execPath), 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+    join(
+      dirname(process.execPath),
+      'node_modules',
+      'npm',
+      'node_modules',
+      'node-gyp',
+      'bin',
+      'node-gyp.js',
+    ),
     '/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js',
     '/usr/share/nodejs/node-gyp/bin/node-gyp.js',
   );
@@ -82,10 +99,16 @@ const args = [gyp, 'rebuild', '--release', '--jobs', '1'];
 const nodedir = findNodeDir();
 if (nodedir) args.push(`--nodedir=${nodedir}`);
 const build = run(process.execPath, args, { env: { ...process.env, npm_config_loglevel: 'warn' } });
-writeFileSync(LOG, `$ node ${args.join(' ')}\n${build.stdout ?? ''}\n${build.stderr ?? ''}\n${build.error ?? ''}`);
+writeFileSync(
+  LOG,
+  `$ node ${args.join(' ')}\n${build.stdout ?? ''}\n${build.stderr ?? ''}\n${build.error ?? ''}`,
+);
 if (build.status !== 0 || !existsSync(ADDON)) {
   const lines = `${build.stderr ?? ''}\n${build.stdout ?? ''}`.split('\n').map((l) => l.trim());
-  const hint = lines.find((l) => /error|not found|cannot find/i.test(l) && !/^gyp (ERR|info)/.test(l)) ?? lines.find((l) => /^gyp ERR!/.test(l)) ?? `exit ${build.status}`;
+  const hint =
+    lines.find((l) => /error|not found|cannot find/i.test(l) && !/^gyp (ERR|info)/.test(l)) ??
+    lines.find((l) => /^gyp ERR!/.test(l)) ??
+    `exit ${build.status}`;
   rmSync(ADDON, { force: true });
   skip(`build failed: ${hint.slice(0, 160)} — see native/build.log`);
 }
@@ -98,7 +121,8 @@ const check = run(process.execPath, [
     `if(c.join()!=='19,22,43,50')throw new Error('wrong result '+c.join());console.log(m.config())`,
 ]);
 if (check.status !== 0) {
-  const msg = (check.stderr || '').split('\n').find((l) => /Error/.test(l)) ?? `exit ${check.status}`;
+  const msg =
+    (check.stderr || '').split('\n').find((l) => /Error/.test(l)) ?? `exit ${check.status}`;
   rmSync(ADDON, { force: true });
   skip(`built but failed to load: ${msg.trim().slice(0, 160)}`);
 }

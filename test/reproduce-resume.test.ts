@@ -27,7 +27,7 @@ function comparable(out: string): unknown {
   const strip = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(strip);
     if (v && typeof v === 'object') {
-      return Object.fromEntries(Object.entries(v).filter(([k]) => !/seconds|timings|wall|computedStages|reusedStages|out$|model$/i.test(k)).map(([k, x]) => [k, strip(x)]));
+      return Object.fromEntries(Object.entries(v).filter(([k]) => !/seconds|timings|wall|rss|computedStages|reusedStages|out$|model$/i.test(k)).map(([k, x]) => [k, strip(x)]));
     }
     return v;
   };

@@ -22,7 +22,7 @@ import { DEFAULT_CONFIDENCE, runAttack, type AttackResult, type StepFn } from '.
 export interface TargetedCeL2Options {
   lambda?: number;
   stepSize?: number;
-  optimizer?: 'sgd' | 'adam';
+  optimizer?: 'sgd' | 'adam' | 'ngd';
   maxSteps?: number;
   confidence?: number;
   clampMin?: number;
@@ -40,7 +40,7 @@ export const TARGETED_CE_L2_DEFAULTS = {
   // differs by orders of magnitude between image and latent classifiers and collapses as
   // p(goal) → 1 (the CE gradient is ∝ 1 − p(goal)), so plain SGD with one step size either
   // stalls short of 95% or overshoots. See the module report for measurements.
-  optimizer: 'adam' as 'sgd' | 'adam',
+  optimizer: 'adam' as 'sgd' | 'adam' | 'ngd',
   maxSteps: 1000,
   confidence: DEFAULT_CONFIDENCE,
 };
@@ -76,6 +76,10 @@ export function targetedCeL2(
     };
     const g = tf.grad(loss)(x) as tf.Tensor2D;
     if (o.optimizer === 'sgd') return { update: tf.mul(g, -o.stepSize), slots: [] };
+    if (o.optimizer === 'ngd') {
+      const norm = tf.sqrt(tf.add(tf.sum(tf.square(g), 1, true), 1e-24));
+      return { update: tf.mul(tf.div(g, norm), -o.stepSize), slots: [] };
+    }
     // Adam with per-row moments, kept by the base so they follow the rows still active.
     const [m0, v0] = slots.length ? slots : [tf.zerosLike(g), tf.zerosLike(g)];
     const m: tf.Tensor2D = tf.add(tf.mul(m0, ADAM.beta1), tf.mul(g, 1 - ADAM.beta1));

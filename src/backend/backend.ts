@@ -7,14 +7,20 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { RobustlabError } from '../data/errors.js';
 import { installMatmulFix } from './matmul-fix.js';
+import { installNativeMatmul } from './native-matmul.js';
 
 export const BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 export interface BackendOptions {
   backend?: BackendName | string;
-  /** Apply the transposed-matmul fix on wasm (default true). */
+  /** Apply the transposed-matmul fix on wasm (default true; unused when native matmul is on). */
   matmulFix?: boolean;
+  /**
+   * Use the native OpenBLAS matmul on wasm when the addon was built at install (default true;
+   * env ROBUSTLAB_NATIVE=0 turns it off). Falls back to the wasm kernel with the fix.
+   */
+  native?: boolean;
 }
 
 export function parseBackendName(s: string): BackendName {
@@ -41,6 +47,9 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendNam
     if (!ok) throw new RobustlabError(`backend '${name}' failed to initialise`);
   }
   await tf.ready();
-  if (name === 'wasm' && opts.matmulFix !== false) installMatmulFix('wasm');
+  if (name === 'wasm') {
+    const native = opts.native ?? process.env.ROBUSTLAB_NATIVE !== '0';
+    if (!(native && installNativeMatmul('wasm')) && opts.matmulFix !== false) installMatmulFix('wasm');
+  }
   return name;
 }

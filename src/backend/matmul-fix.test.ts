@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBackend } from '../testing/fixtures.js';
+import { uninstallNativeMatmul } from './native-matmul.js';
 import { installMatmulFix, isMatmulFixInstalled, uninstallMatmulFix } from './matmul-fix.js';
 
 /** Value and gradients of a small loss built from every transposed matmul the kernels see. */
@@ -22,7 +23,10 @@ function lossAndGrads(seed: number) {
 }
 
 describe('transposed-matmul fix', () => {
-  beforeAll(testBackend);
+  beforeAll(async () => {
+    await testBackend();
+    uninstallNativeMatmul(); // this file tests the pure-wasm path
+  });
   afterAll(() => installMatmulFix());
 
   it('gives the same values and gradients as the unpatched kernels', () => {

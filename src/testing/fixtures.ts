@@ -17,3 +17,10 @@ export const TEST_DATA_DIR =
 export async function testBackend(): Promise<void> {
   await initBackend({ backend: process.env.ROBUSTLAB_TEST_BACKEND ?? 'wasm' });
 }
+
+/**
+ * Let the event loop run. Training is synchronous; a test that computes for over a minute
+ * without yielding starves vitest's worker RPC (which then times out), so long tests call this
+ * between phases.
+ */
+export const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../backend/backend.js';
 import { isMatmulFixInstalled } from '../../backend/matmul-fix.js';
+import { isNativeMatmulInstalled, nativeMatmulStatus } from '../../backend/native-matmul.js';
 import { DATASET_NAMES } from '../../data/datasets.js';
 import { locateDataDir } from '../../data/node-io.js';
 import { VERSION } from '../../version.js';
@@ -30,13 +31,15 @@ export async function run(argv: string[]): Promise<void> {
     tfjs: tf.version.tfjs,
     backend,
     matmulFix: isMatmulFixInstalled(backend),
+    nativeMatmul: isNativeMatmulInstalled(backend),
+    nativeMatmulStatus: nativeMatmulStatus(backend),
     wasmSimd: backend === 'wasm' ? await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT') : undefined,
     data,
   };
   output(v.json, info, () =>
     [
       `robustlab ${VERSION} (node ${process.version}, tfjs ${tf.version.tfjs})`,
-      `backend: ${backend}${info.matmulFix ? ' (transposed-matmul fix on)' : ''}${info.wasmSimd ? ', SIMD' : ''}`,
+      `backend: ${backend}${info.wasmSimd ? ' (SIMD)' : ''}; matmul: ${info.nativeMatmul ? 'native OpenBLAS' : info.matmulFix ? 'wasm with the transposed-matmul fix' : 'wasm'}`,
       ...data.map((d) => (d.found ? `data: ${d.dataset} in ${d.dir}` : `data: ${d.dataset} not found: ${d.problem}`)),
     ].join('\n'),
   );

@@ -1,1 +1,0 @@
-cmd_Release/obj.target/robustlab_matmul.node := g++ -o Release/obj.target/robustlab_matmul.node -shared -pthread -rdynamic -m64  -Wl,-soname=robustlab_matmul.node -Wl,--start-group Release/obj.target/robustlab_matmul/matmul.o -Wl,--end-group -L/usr/lib/x86_64-linux-gnu/openblas-pthread/ -lopenblas

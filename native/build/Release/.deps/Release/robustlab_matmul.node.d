@@ -1,1 +1,0 @@
-cmd_Release/robustlab_matmul.node := ln -f "Release/obj.target/robustlab_matmul.node" "Release/robustlab_matmul.node" 2>/dev/null || (rm -rf "Release/robustlab_matmul.node" && cp -af "Release/obj.target/robustlab_matmul.node" "Release/robustlab_matmul.node")
