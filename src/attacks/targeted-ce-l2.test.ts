@@ -81,9 +81,9 @@ describe('targetedCeL2 on a linear MNIST classifier', () => {
     }
     expect(Array.from(r.success).every((s) => s === 1)).toBe(true);
     expect(Math.max(...r.steps)).toBeLessThan(1000);
-    // Not vacuous: the attack lands within a small factor of the bound (Adam's steps are not
-    // along the gradient, and the box bends the path).
-    expect(ratios.reduce((s, v) => s + v, 0) / ratios.length).toBeLessThan(2.5);
+    // Not vacuous: the attack lands close to the bound (the box bends its path, and the
+    // 95% region is curved, so it cannot be reached exactly at the bound).
+    expect(ratios.reduce((s, v) => s + v, 0) / ratios.length).toBeLessThan(1.75);
   });
 
   it('stays in the box, and its successes really reach p(goal) ≥ 0.95', () => {
@@ -131,10 +131,11 @@ describe('targetedCeL2 on a linear MNIST classifier', () => {
     expect(finished).toBeLessThan(ex.n);
   });
 
-  it('leaves no tensors behind', () => {
+  it('leaves no tensors behind, with every optimizer', () => {
     const before = tf.memory().numTensors;
-    targetedCeL2(linear, ex.x0, 9, ex.goals, { ...PIXEL_RANGE, optimizer: 'adam', maxSteps: 50, silent: true });
-    targetedCeL2(linear, ex.x0, 9, ex.goals, { ...PIXEL_RANGE, optimizer: 'sgd', maxSteps: 50, silent: true });
+    for (const optimizer of ['ngd', 'sgd', 'adam'] as const) {
+      targetedCeL2(linear, ex.x0, 9, ex.goals, { ...PIXEL_RANGE, optimizer, maxSteps: 50, silent: true });
+    }
     expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -43,6 +43,16 @@ export async function execute(stages: Stage[], o: ExecuteOptions): Promise<Execu
     if (!hits.length) throw new RobustlabError(`--force: no stage matches '${f}' (stage names look like classifier/mnist/image/2L; kinds: classifier, generator, codes, attack, transfer, svd)`);
     hits.forEach((h) => forced.add(h.name));
   }
+  // Whatever depends on a forced stage is recomputed too (its inputs change).
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const s of stages) {
+      if (!forced.has(s.name) && s.deps.some((d) => forced.has(d))) {
+        forced.add(s.name);
+        grew = true;
+      }
+    }
+  }
   const done = new Set<string>();
   const cached: string[] = [];
   for (const s of stages) {

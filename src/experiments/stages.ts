@@ -16,6 +16,12 @@ import { runAttackJob } from './attack-job.js';
 import { transferAccuracy } from './transfer-job.js';
 import { runSvdJob } from './svd-job.js';
 import type { Preset } from './presets.js';
+import { TARGETED_CE_L2_DEFAULTS } from '../attacks/targeted-ce-l2.js';
+
+/** The default step size, whether the defaults give one number or one per optimiser. */
+function stepSizeOf(optimizer: string, stepSize: number | Record<string, number>): number {
+  return typeof stepSize === 'number' ? stepSize : stepSize[optimizer];
+}
 
 export type StageKind = 'classifier' | 'generator' | 'codes' | 'attack' | 'transfer' | 'svd';
 
@@ -39,7 +45,10 @@ export interface RunContext {
 export function buildGraph(datasets: DatasetName[], p: Preset, seed: number): StageDef[] {
   const g: StageDef[] = [];
   const data = { limitTrain: p.limitTrain ?? null, limitTest: p.limitTest ?? null };
-  const attack = { count: p.attackCount, maxSteps: p.attackMaxSteps };
+  // The attack's settings are part of the key: changing a default recomputes the attacks and
+  // everything downstream of them (transfer, SVD).
+  const { lambda, optimizer, stepSize, confidence } = TARGETED_CE_L2_DEFAULTS;
+  const attack = { count: p.attackCount, maxSteps: p.attackMaxSteps, lambda, optimizer, stepSize: stepSizeOf(optimizer, stepSize), confidence };
   for (const d of datasets) {
     for (const arch of ARCHS) {
       g.push({ name: `classifier/${d}/image/${arch}`, kind: 'classifier', params: { dataset: d, space: 'image', arch, epochs: p.imageEpochs, hidden: p.hidden, seed, ...data }, deps: [] });
@@ -132,7 +141,7 @@ export async function runStage(s: Stage, dirs: Record<string, string>, ctx: RunC
         count: p.count,
         seed: p.seed,
         dataDir: ctx.dataDir,
-        attack: { maxSteps: p.maxSteps },
+        attack: { maxSteps: p.maxSteps, lambda: p.lambda, optimizer: p.optimizer, stepSize: p.stepSize, confidence: p.confidence },
         out: s.dir,
         silent: true,
       });
@@ -145,7 +154,7 @@ export async function runStage(s: Stage, dirs: Record<string, string>, ctx: RunC
       break;
     }
     case 'svd':
-      result = await runSvdJob({ modelDir: join(dirs[s.deps[0]], 'model'), attackDir: dirs[s.deps[1]], mode: p.mode, fractions: p.fractions, reattackCount: p.reattackCount, seed: p.seed, attack: { maxSteps: p.maxSteps }, silent: true, ...limits });
+      result = await runSvdJob({ modelDir: join(dirs[s.deps[0]], 'model'), attackDir: dirs[s.deps[1]], mode: p.mode, fractions: p.fractions, reattackCount: p.reattackCount, seed: p.seed, attack: { maxSteps: p.maxSteps, lambda: p.lambda, optimizer: p.optimizer, stepSize: p.stepSize, confidence: p.confidence }, silent: true, ...limits });
       break;
   }
   const seconds = (performance.now() - t0) / 1000;

@@ -15,8 +15,8 @@ options:
   --mode M           own-space (default; the study's) | pixel-space (latent classifiers, end to end)
   --n N              correctly classified test inputs (default 20 → 180 examples)
   --lambda L         default ${TARGETED_CE_L2_DEFAULTS.lambda}
-  --step-size S      default ${TARGETED_CE_L2_DEFAULTS.stepSize} (Adam)
-  --optimizer O      adam (default) | sgd
+  --optimizer O      ngd (default: normalised gradient descent) | sgd | adam
+  --step-size S      default ngd ${TARGETED_CE_L2_DEFAULTS.stepSize.ngd} (L2 length of a step), sgd ${TARGETED_CE_L2_DEFAULTS.stepSize.sgd}, adam ${TARGETED_CE_L2_DEFAULTS.stepSize.adam}
   --max-steps N      default ${TARGETED_CE_L2_DEFAULTS.maxSteps}
   --confidence P     default ${TARGETED_CE_L2_DEFAULTS.confidence}
   --seed S           default 0
@@ -44,10 +44,11 @@ export async function run(argv: string[]): Promise<void> {
   }
   const modelDir = requireOpt('model', v.model);
   const mode = choiceOpt('mode', v.mode, ATTACK_MODES, 'own-space');
+  const optimizer = choiceOpt('optimizer', v.optimizer, ['ngd', 'sgd', 'adam'] as const, TARGETED_CE_L2_DEFAULTS.optimizer);
   const attack = {
     lambda: numOpt('lambda', v.lambda, TARGETED_CE_L2_DEFAULTS.lambda, 0),
-    stepSize: numOpt('step-size', v['step-size'], TARGETED_CE_L2_DEFAULTS.stepSize, 1e-12),
-    optimizer: choiceOpt('optimizer', v.optimizer, ['adam', 'sgd'] as const, 'adam'),
+    optimizer,
+    stepSize: numOpt('step-size', v['step-size'], TARGETED_CE_L2_DEFAULTS.stepSize[optimizer], 1e-12),
     maxSteps: intOpt('max-steps', v['max-steps'], TARGETED_CE_L2_DEFAULTS.maxSteps),
     confidence: numOpt('confidence', v.confidence, TARGETED_CE_L2_DEFAULTS.confidence, 1e-9, 1),
   };
