@@ -4,7 +4,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { installMatmulFix, uninstallMatmulFix } from '../src/backend/matmul-fix.js';
-import { installNativeMatmul, isNativeMatmulInstalled, uninstallNativeMatmul } from '../src/backend/native-matmul.js';
+import {
+  installNativeMatmul,
+  isNativeMatmulInstalled,
+  uninstallNativeMatmul,
+} from '../src/backend/native-matmul.js';
 import { loadDataset } from '../src/data/node-io.js';
 import { ARCHS, MlpClassifier } from '../src/models/classifier.js';
 import { trainClassifier } from '../src/models/train.js';
@@ -18,7 +22,10 @@ export interface EpochRow {
 }
 
 /** FLOPs of one training step: forward 2·n·in·out per layer, backward twice that. */
-export function stepFlops(spec: { inputDim: number; layers: { units: number }[] }, n: number): number {
+export function stepFlops(
+  spec: { inputDim: number; layers: { units: number }[] },
+  n: number,
+): number {
   let fanIn = spec.inputDim;
   let f = 0;
   for (const l of spec.layers) {
@@ -28,7 +35,10 @@ export function stepFlops(spec: { inputDim: number; layers: { units: number }[] 
   return f;
 }
 
-export async function benchEpochs(dataDir: string | undefined, opts: { repeats: number; archs?: string[] }): Promise<EpochRow[]> {
+export async function benchEpochs(
+  dataDir: string | undefined,
+  opts: { repeats: number; archs?: string[] },
+): Promise<EpochRow[]> {
   const ds = await loadDataset('mnist', { dataDir });
   const data = { x: ds.train.images, y: ds.train.labels, n: ds.train.n, dim: 784 };
   const rows: EpochRow[] = [];
@@ -40,12 +50,20 @@ export async function benchEpochs(dataDir: string | undefined, opts: { repeats: 
     else uninstallMatmulFix();
     for (const arch of ARCHS.filter((a) => !opts.archs || opts.archs.includes(a))) {
       const clf = MlpClassifier.create(arch, 784, { seed: 0 });
-      const t = time(() => trainClassifier(clf, clf.net.variables(), data, { epochs: 1, seed: 0, silent: true }), {
-        warmup: 0,
-        repeats: fix ? opts.repeats : 1,
-      });
+      const t = time(
+        () => trainClassifier(clf, clf.net.variables(), data, { epochs: 1, seed: 0, silent: true }),
+        {
+          warmup: 0,
+          repeats: fix ? opts.repeats : 1,
+        },
+      );
       const flops = stepFlops(clf.net.spec, 1000) * 60;
-      rows.push({ arch, matmulFix: fix, secondsPerEpoch: t.median, gflops: flops / t.median / 1e9 });
+      rows.push({
+        arch,
+        matmulFix: fix,
+        secondsPerEpoch: t.median,
+        gflops: flops / t.median / 1e9,
+      });
       clf.dispose();
       if (tf.memory().numTensors !== 0) throw new Error('benchmark leaked tensors');
     }

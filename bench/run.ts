@@ -26,44 +26,74 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log('usage: npm run bench -- [--only epoch,stages,memory] [--repeats N] [--data-dir DIR] [--json]');
+  console.log(
+    'usage: npm run bench -- [--only epoch,stages,memory] [--repeats N] [--data-dir DIR] [--json]',
+  );
   process.exit(0);
 }
 const only = values.only?.split(',');
 const want = (name: string) => !only || only.includes(name);
 const repeats = Number(values.repeats);
-const dataDir = values['data-dir'] ?? process.env.ROBUSTLAB_DATA ?? (await import('../src/testing/fixtures.js')).TEST_DATA_DIR;
+const dataDir =
+  values['data-dir'] ??
+  process.env.ROBUSTLAB_DATA ??
+  (await import('../src/testing/fixtures.js')).TEST_DATA_DIR;
 
 const backend = await initBackend({ backend: 'wasm' });
-const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, tfjs: tf.version.tfjs, backend };
+const results: Record<string, unknown> = {
+  date: new Date().toISOString(),
+  node: process.version,
+  tfjs: tf.version.tfjs,
+  backend,
+};
 const log = (s: string) => (values.json ? process.stderr.write(s + '\n') : console.log(s));
 
 if (want('epoch')) {
   log('\n## Seconds per MNIST training epoch (wasm, batch 1000, h=256): matmul fix on/off\n');
   const rows = await benchEpochs(dataDir, { repeats });
   results.epoch = rows;
-  const by = (arch: string, fix: boolean) => rows.find((r) => r.arch === arch && r.matmulFix === fix)!;
+  const by = (arch: string, fix: boolean) =>
+    rows.find((r) => r.arch === arch && r.matmulFix === fix)!;
   log(
     table(
       ['arch', 's/epoch with fix', 's/epoch without fix', 'speed-up', 'GFLOP/s with fix'],
-      [...new Set(rows.map((r) => r.arch))].map((a) => [a, by(a, true).secondsPerEpoch, by(a, false).secondsPerEpoch, `${(by(a, false).secondsPerEpoch / by(a, true).secondsPerEpoch).toFixed(1)}x`, by(a, true).gflops]),
+      [...new Set(rows.map((r) => r.arch))].map((a) => [
+        a,
+        by(a, true).secondsPerEpoch,
+        by(a, false).secondsPerEpoch,
+        `${(by(a, false).secondsPerEpoch / by(a, true).secondsPerEpoch).toFixed(1)}x`,
+        by(a, true).gflops,
+      ]),
     ),
   );
 }
 
 if (want('stages')) {
   const ds = await loadDataset('mnist', { dataDir });
-  const rows: { stage: string; robustlab: number; pytorch: number | null; ratio: number | null; gflops: number | null }[] = [];
+  const rows: {
+    stage: string;
+    robustlab: number;
+    pytorch: number | null;
+    ratio: number | null;
+    gflops: number | null;
+  }[] = [];
   let torch: { torch: string; threads: number; seconds: Record<string, number> } | null = null;
   // Debian's python3-torch lives under /usr/bin/python3, which a pyenv `python3` may shadow.
-  const python = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0);
+  const python = ['python3', '/usr/bin/python3'].find(
+    (p) => spawnSync(p, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0,
+  );
   if (python) {
     log(`\nrunning the PyTorch side (${python} bench/pytorch_bench.py)...`);
-    const r = spawnSync(python, ['bench/pytorch_bench.py', String(repeats)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const r = spawnSync(python, ['bench/pytorch_bench.py', String(repeats)], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+    });
     if (r.status === 0) torch = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
     else log(`PyTorch benchmark failed: ${r.stderr.trim().split('\n').at(-1)}`);
   } else {
-    log('\nPyTorch not found (python3 -c "import torch" failed): the PyTorch column is skipped. Install it with: apt-get install python3-torch libopenblas0-pthread');
+    log(
+      '\nPyTorch not found (python3 -c "import torch" failed): the PyTorch column is skipped. Install it with: apt-get install python3-torch libopenblas0-pthread',
+    );
   }
   for (const w of workloads(ds)) {
     w.setup?.();
@@ -71,22 +101,49 @@ if (want('stages')) {
     const t = time(() => (flops = w.run()), { warmup: 1, repeats });
     w.teardown?.();
     const py = torch?.seconds[w.name] ?? null;
-    rows.push({ stage: w.name, robustlab: t.median, pytorch: py, ratio: py ? t.median / py : null, gflops: flops ? flops / t.median / 1e9 : null });
+    rows.push({
+      stage: w.name,
+      robustlab: t.median,
+      pytorch: py,
+      ratio: py ? t.median / py : null,
+      gflops: flops ? flops / t.median / 1e9 : null,
+    });
     log(`  ${w.name}: ${t.median.toFixed(3)} s`);
   }
   results.stages = { rows, torch: torch ? { version: torch.torch, threads: torch.threads } : null };
-  log(`\n## The study's stages, robustlab (${backend}) vs PyTorch ${torch ? `${torch.torch}, ${torch.threads} threads` : '(absent)'}; ratio = robustlab / PyTorch (≤ 1 is faster)\n`);
-  log(table(['stage', 'robustlab s', 'PyTorch s', 'ratio', 'robustlab GFLOP/s'], rows.map((r) => [r.stage, r.robustlab, r.pytorch ?? '—', r.ratio === null ? '—' : r.ratio.toFixed(2), r.gflops === null ? '—' : r.gflops.toFixed(1)])));
+  log(
+    `\n## The study's stages, robustlab (${backend}) vs PyTorch ${torch ? `${torch.torch}, ${torch.threads} threads` : '(absent)'}; ratio = robustlab / PyTorch (≤ 1 is faster)\n`,
+  );
+  log(
+    table(
+      ['stage', 'robustlab s', 'PyTorch s', 'ratio', 'robustlab GFLOP/s'],
+      rows.map((r) => [
+        r.stage,
+        r.robustlab,
+        r.pytorch ?? '—',
+        r.ratio === null ? '—' : r.ratio.toFixed(2),
+        r.gflops === null ? '—' : r.gflops.toFixed(1),
+      ]),
+    ),
+  );
 }
 
 if (want('memory')) {
   const p = 'runs/paper/results.json';
   if (existsSync(p)) {
     const r = JSON.parse(readFileSync(p, 'utf8'));
-    results.memory = { peakRssMiB: r.peakRssMiB ?? null, wallSeconds: r.wallSeconds, preset: r.preset };
-    log(`\n## reproduce --preset paper: peak RSS ${r.peakRssMiB ?? 'not recorded'} MiB, wall ${Math.round(r.wallSeconds)} s (from ${p})`);
+    results.memory = {
+      peakRssMiB: r.peakRssMiB ?? null,
+      wallSeconds: r.wallSeconds,
+      preset: r.preset,
+    };
+    log(
+      `\n## reproduce --preset paper: peak RSS ${r.peakRssMiB ?? 'not recorded'} MiB, wall ${Math.round(r.wallSeconds)} s (from ${p})`,
+    );
   } else {
-    log(`\nmemory: no ${p}; run \`robustlab reproduce --preset paper --dataset mnist --out runs/paper\` first`);
+    log(
+      `\nmemory: no ${p}; run \`robustlab reproduce --preset paper --dataset mnist --out runs/paper\` first`,
+    );
   }
 }
 

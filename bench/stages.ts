@@ -31,7 +31,11 @@ function denseTrainFlops(dims: number[], batch: number): number {
 export function workloads(ds: Dataset): Workload[] {
   const train = { x: ds.train.images, y: ds.train.labels, n: ds.train.n, dim: 784 };
   const w: Workload[] = [];
-  const archDims: Record<Arch, number[]> = { '1L': [784, 256, 10], '2L': [784, 256, 256, 10], LRL: [784, 256, 256, 256, 10] };
+  const archDims: Record<Arch, number[]> = {
+    '1L': [784, 256, 10],
+    '2L': [784, 256, 256, 10],
+    LRL: [784, 256, 256, 256, 10],
+  };
   for (const arch of ['1L', '2L', 'LRL'] as Arch[]) {
     w.push({
       name: `epoch ${arch} (60k, batch 1000)`,
@@ -50,9 +54,16 @@ export function workloads(ds: Dataset): Workload[] {
       name: `epoch ${kind.toUpperCase()} (60k, batch 256)`,
       run: () => {
         const g = Generator.create(kind, 0);
-        trainGenerator(g, { x: ds.train.images, n: ds.train.n, dim: 784 }, { epochs: 1, seed: 0, silent: true });
+        trainGenerator(
+          g,
+          { x: ds.train.images, n: ds.train.n, dim: 784 },
+          { epochs: 1, seed: 0, silent: true },
+        );
         g.dispose();
-        return (denseTrainFlops(dims, 256) + (dec.length ? denseTrainFlops(dec, 256) : 0)) * Math.ceil(60000 / 256);
+        return (
+          (denseTrainFlops(dims, 256) + (dec.length ? denseTrainFlops(dec, 256) : 0)) *
+          Math.ceil(60000 / 256)
+        );
       },
     });
   }
@@ -90,9 +101,17 @@ export function workloads(ds: Dataset): Workload[] {
       trainClassifier(clf2, clf2.net.variables(), train, { epochs: 3, seed: 0, silent: true });
     },
     run: () => {
-      const ex = selectAttackExamples(clf2, ds.test.images, ds.test.labels, ds.test.n, { count: 20, seed: 0 });
+      const ex = selectAttackExamples(clf2, ds.test.images, ds.test.labels, ds.test.n, {
+        count: 20,
+        seed: 0,
+      });
       // confidence 1 is never reached: exactly 100 steps for every example, as in PyTorch.
-      targetedCeL2(clf2, ex.x0, ex.n, ex.goals, { ...PIXEL_RANGE, confidence: 1, maxSteps: 100, silent: true });
+      targetedCeL2(clf2, ex.x0, ex.n, ex.goals, {
+        ...PIXEL_RANGE,
+        confidence: 1,
+        maxSteps: 100,
+        silent: true,
+      });
       return 0;
     },
   });
@@ -100,7 +119,8 @@ export function workloads(ds: Dataset): Workload[] {
     name: 'SVD sweep of 2L (20 fractions)',
     run: () => {
       const spectra = computeSpectra(clf2.net);
-      for (let k = 0; k < 20; k++) defendSpectral(clf2, { mode: 'scale', fraction: k * 0.05 }, spectra).dispose();
+      for (let k = 0; k < 20; k++)
+        defendSpectral(clf2, { mode: 'scale', fraction: k * 0.05 }, spectra).dispose();
       return 0;
     },
     teardown: () => clf2.dispose(),

@@ -13,7 +13,15 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 function cli(...args: string[]) {
   // Run from an empty directory, so no runs/ or data of the repo's is found by accident.
   const loader = pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
-  const r = spawnSync(process.execPath, ['--import', loader, join(REPO_ROOT, 'src/cli/run-dev.ts'), ...args], { cwd: tmp, encoding: 'utf8', env: { ...process.env, ROBUSTLAB_DATA: '', XDG_CACHE_HOME: join(tmp, 'cache') } });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', loader, join(REPO_ROOT, 'src/cli/run-dev.ts'), ...args],
+    {
+      cwd: tmp,
+      encoding: 'utf8',
+      env: { ...process.env, ROBUSTLAB_DATA: '', XDG_CACHE_HOME: join(tmp, 'cache') },
+    },
+  );
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -29,7 +37,17 @@ describe('robustlab CLI', () => {
   it('has --help for every command', () => {
     const top = cli('--help');
     expect(top.code).toBe(0);
-    for (const c of ['reproduce', 'train', 'eval', 'latent', 'attack', 'svd', 'figure', 'data', 'info']) {
+    for (const c of [
+      'reproduce',
+      'train',
+      'eval',
+      'latent',
+      'attack',
+      'svd',
+      'figure',
+      'data',
+      'info',
+    ]) {
       expect(top.out).toContain(c);
       const r = cli(c, '--help');
       expect(r.code, c).toBe(0);
@@ -47,16 +65,49 @@ describe('robustlab CLI', () => {
 
   it('turns bad input into a one-line error and exit code 1', () => {
     expectOneLineError(cli('frobnicate'), /unknown command 'frobnicate'/);
-    expectOneLineError(cli('train', 'classifier', '--dataset', 'cifar', '--arch', '2L'), /unknown dataset 'cifar'/);
-    expectOneLineError(cli('train', 'classifier', '--dataset', 'mnist', '--arch', '3L'), /unknown architecture '3L'/);
-    expectOneLineError(cli('train', 'classifier', '--dataset', 'mnist', '--arch', '2L', '--epochs', 'NaN'), /--epochs must be an integer/);
-    expectOneLineError(cli('train', 'classifier', '--dataset', 'mnist', '--arch', '2L', '--bogus'), /Unknown option '--bogus'/);
-    expectOneLineError(cli('train', 'classifier', '--dataset', 'mnist', '--arch', '2L', '--data-dir', join(tmp, 'nowhere')), /mnist dataset not found/);
+    expectOneLineError(
+      cli('train', 'classifier', '--dataset', 'cifar', '--arch', '2L'),
+      /unknown dataset 'cifar'/,
+    );
+    expectOneLineError(
+      cli('train', 'classifier', '--dataset', 'mnist', '--arch', '3L'),
+      /unknown architecture '3L'/,
+    );
+    expectOneLineError(
+      cli('train', 'classifier', '--dataset', 'mnist', '--arch', '2L', '--epochs', 'NaN'),
+      /--epochs must be an integer/,
+    );
+    expectOneLineError(
+      cli('train', 'classifier', '--dataset', 'mnist', '--arch', '2L', '--bogus'),
+      /Unknown option '--bogus'/,
+    );
+    expectOneLineError(
+      cli(
+        'train',
+        'classifier',
+        '--dataset',
+        'mnist',
+        '--arch',
+        '2L',
+        '--data-dir',
+        join(tmp, 'nowhere'),
+      ),
+      /mnist dataset not found/,
+    );
     expectOneLineError(cli('attack', '--model', join(tmp, 'nope')), /no robustlab model at/);
-    expectOneLineError(cli('attack', '--model', 'x', '--lambda', 'abc'), /--lambda must be a number/);
-    expectOneLineError(cli('svd', '--model', 'x', '--mode', 'zero', '--fractions', '0:0.1:2'), /fractions must be numbers in \[0, 1\]/);
+    expectOneLineError(
+      cli('attack', '--model', 'x', '--lambda', 'abc'),
+      /--lambda must be a number/,
+    );
+    expectOneLineError(
+      cli('svd', '--model', 'x', '--mode', 'zero', '--fractions', '0:0.1:2'),
+      /fractions must be numbers in \[0, 1\]/,
+    );
     expectOneLineError(cli('reproduce', '--preset', 'huge'), /unknown preset 'huge'/);
-    expectOneLineError(cli('latent', '--dataset', 'mnist', '--method', 'pca'), /unknown latent method 'pca'/);
+    expectOneLineError(
+      cli('latent', '--dataset', 'mnist', '--method', 'pca'),
+      /unknown latent method 'pca'/,
+    );
     const bad = join(tmp, 'badmodel');
     mkdirSync(bad, { recursive: true });
     writeFileSync(join(bad, 'robustlab.json'), '{ not json');

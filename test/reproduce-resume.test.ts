@@ -13,7 +13,23 @@ import { REPO_ROOT, TEST_DATA_DIR } from '../src/testing/fixtures.js';
 const tmp = mkdtempSync(join(tmpdir(), 'robustlab-resume-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const args = (out: string) => ['--import', 'tsx', join(REPO_ROOT, 'src/cli/run-dev.ts'), 'reproduce', '--preset', 'smoke', '--dataset', 'mnist', '--workers', '1', '--out', out, '--data-dir', TEST_DATA_DIR, '--json'];
+const args = (out: string) => [
+  '--import',
+  'tsx',
+  join(REPO_ROOT, 'src/cli/run-dev.ts'),
+  'reproduce',
+  '--preset',
+  'smoke',
+  '--dataset',
+  'mnist',
+  '--workers',
+  '1',
+  '--out',
+  out,
+  '--data-dir',
+  TEST_DATA_DIR,
+  '--json',
+];
 
 function finished(out: string): string[] {
   const dir = join(out, 'stages');
@@ -27,7 +43,13 @@ function comparable(out: string): unknown {
   const strip = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(strip);
     if (v && typeof v === 'object') {
-      return Object.fromEntries(Object.entries(v).filter(([k]) => !/seconds|timings|wall|rss|computedStages|reusedStages|out$|model$/i.test(k)).map(([k, x]) => [k, strip(x)]));
+      return Object.fromEntries(
+        Object.entries(v)
+          .filter(
+            ([k]) => !/seconds|timings|wall|rss|computedStages|reusedStages|out$|model$/i.test(k),
+          )
+          .map(([k, x]) => [k, strip(x)]),
+      );
     }
     return v;
   };

@@ -60,15 +60,25 @@ export interface AttackResult {
   dim: number;
 }
 
-export function checkAttackInputs(clf: Classifier, x0: Float32Array, n: number, labels: Int32Array, o: AttackOptions): void {
+export function checkAttackInputs(
+  clf: Classifier,
+  x0: Float32Array,
+  n: number,
+  labels: Int32Array,
+  o: AttackOptions,
+): void {
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`n must be an integer ≥ 0 (got ${n})`);
-  if (x0.length < n * clf.inputDim) throw new RangeError(`x0 holds ${x0.length} values, need ${n}×${clf.inputDim}`);
+  if (x0.length < n * clf.inputDim)
+    throw new RangeError(`x0 holds ${x0.length} values, need ${n}×${clf.inputDim}`);
   if (labels.length < n) throw new RangeError(`need ${n} labels, got ${labels.length}`);
   for (let i = 0; i < n; i++) {
-    if (!(labels[i] >= 0 && labels[i] < clf.numClasses)) throw new RangeError(`label ${labels[i]} at ${i} is not a class`);
+    if (!(labels[i] >= 0 && labels[i] < clf.numClasses))
+      throw new RangeError(`label ${labels[i]} at ${i} is not a class`);
   }
-  if (!Number.isInteger(o.maxSteps) || o.maxSteps < 0) throw new RangeError(`maxSteps must be an integer ≥ 0 (got ${o.maxSteps})`);
-  if (!(o.confidence > 0 && o.confidence <= 1)) throw new RangeError(`confidence must be in (0, 1] (got ${o.confidence})`);
+  if (!Number.isInteger(o.maxSteps) || o.maxSteps < 0)
+    throw new RangeError(`maxSteps must be an integer ≥ 0 (got ${o.maxSteps})`);
+  if (!(o.confidence > 0 && o.confidence <= 1))
+    throw new RangeError(`confidence must be in (0, 1] (got ${o.confidence})`);
   if (o.clampMin !== undefined && o.clampMax !== undefined && !(o.clampMin <= o.clampMax)) {
     throw new RangeError(`empty clamp range [${o.clampMin}, ${o.clampMax}]`);
   }
@@ -94,7 +104,12 @@ export function runAttack(
   const xAdv = Float32Array.from(x0.subarray(0, n * dim));
   const success = new Uint8Array(n);
   const steps = new Int32Array(n).fill(o.maxSteps);
-  const bar = new Progress({ label: o.label ?? 'attack', total: o.maxSteps, unit: 'step', silent: o.silent });
+  const bar = new Progress({
+    label: o.label ?? 'attack',
+    total: o.maxSteps,
+    unit: 'step',
+    silent: o.silent,
+  });
 
   // Working batch: original indices of the active rows and their tensors.
   let active = Int32Array.from({ length: n }, (_, i) => i);
@@ -105,7 +120,12 @@ export function runAttack(
   const keepRows = (keep: number[]) => {
     const idx = tf.tensor1d(keep, 'int32');
     const old = [x, xOrig, lab, ...slots];
-    [x, xOrig, lab, ...slots] = old.map((t) => tf.gather(t, idx)) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, ...tf.Tensor2D[]];
+    [x, xOrig, lab, ...slots] = old.map((t) => tf.gather(t, idx)) as [
+      tf.Tensor2D,
+      tf.Tensor2D,
+      tf.Tensor1D,
+      ...tf.Tensor2D[],
+    ];
     tf.dispose([idx, ...old]);
     active = Int32Array.from(keep, (r) => active[r]);
   };
@@ -153,6 +173,9 @@ export function runAttack(
 
   // Re-evaluate from the host copy: what a user of xAdv will see.
   const { labels: finalLabel, probs } = predict(clf, xAdv, n);
-  const goalProb = Float32Array.from({ length: n }, (_, i) => probs[i * clf.numClasses + labels[i]]);
+  const goalProb = Float32Array.from(
+    { length: n },
+    (_, i) => probs[i * clf.numClasses + labels[i]],
+  );
   return { xAdv, success, steps, goalProb, finalLabel, n, dim };
 }

@@ -3,7 +3,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset } from '../data/node-io.js';
 import { MlpClassifier, predict } from '../models/classifier.js';
 import { trainClassifier } from '../models/train.js';
-import { robustnessSummary, selectAttackExamples, type AttackExamples } from '../metrics/robustness.js';
+import {
+  robustnessSummary,
+  selectAttackExamples,
+  type AttackExamples,
+} from '../metrics/robustness.js';
 import { testBackend, TEST_DATA_DIR } from '../testing/fixtures.js';
 import { Rng } from '../util/rng.js';
 import { runAttack, type AttackResult, type StepFn } from './base.js';
@@ -18,11 +22,20 @@ let ex: AttackExamples;
 
 beforeAll(async () => {
   await testBackend();
-  const ds = await loadDataset('mnist', { dataDir: TEST_DATA_DIR, limitTrain: 10000, limitTest: 1000 });
+  const ds = await loadDataset('mnist', {
+    dataDir: TEST_DATA_DIR,
+    limitTrain: 10000,
+    limitTest: 1000,
+  });
   ({ images, labels, n: nTest } = ds.test);
   linear = MlpClassifier.create('1L', 784, { hidden: 64, seed: 1 });
   const train = { x: ds.train.images, y: ds.train.labels, n: ds.train.n, dim: 784 };
-  trainClassifier(linear, linear.net.variables(), train, { epochs: 3, batchSize: 100, seed: 1, silent: true });
+  trainClassifier(linear, linear.net.variables(), train, {
+    epochs: 3,
+    batchSize: 100,
+    seed: 1,
+    silent: true,
+  });
   ex = selectAttackExamples(linear, images, labels, nTest, { count: 4, seed: 3 });
 });
 
@@ -102,7 +115,11 @@ describe('targetedCeL2 on a linear MNIST classifier', () => {
   });
 
   it('records failures at maxSteps', () => {
-    const short = targetedCeL2(linear, ex.x0, ex.n, ex.goals, { ...PIXEL_RANGE, maxSteps: 2, silent: true });
+    const short = targetedCeL2(linear, ex.x0, ex.n, ex.goals, {
+      ...PIXEL_RANGE,
+      maxSteps: 2,
+      silent: true,
+    });
     const failed = Array.from(short.success).filter((s) => !s).length;
     expect(failed).toBeGreaterThan(ex.n / 2);
     for (let e = 0; e < ex.n; e++) {
@@ -119,13 +136,19 @@ describe('targetedCeL2 on a linear MNIST classifier', () => {
     // Runs are deterministic, so a longer run must agree exactly with a shorter one on every
     // example the shorter one finished: nothing moves after success.
     const m = Math.max(2, Math.floor(Math.max(...r.steps) / 2));
-    const part = targetedCeL2(linear, ex.x0, ex.n, ex.goals, { ...PIXEL_RANGE, maxSteps: m, silent: true });
+    const part = targetedCeL2(linear, ex.x0, ex.n, ex.goals, {
+      ...PIXEL_RANGE,
+      maxSteps: m,
+      silent: true,
+    });
     let finished = 0;
     for (let e = 0; e < ex.n; e++) {
       if (!part.success[e]) continue;
       finished++;
       expect(r.steps[e]).toBe(part.steps[e]);
-      expect(r.xAdv.subarray(e * 784, (e + 1) * 784)).toEqual(part.xAdv.subarray(e * 784, (e + 1) * 784));
+      expect(r.xAdv.subarray(e * 784, (e + 1) * 784)).toEqual(
+        part.xAdv.subarray(e * 784, (e + 1) * 784),
+      );
     }
     expect(finished).toBeGreaterThan(0);
     expect(finished).toBeLessThan(ex.n);
@@ -134,7 +157,12 @@ describe('targetedCeL2 on a linear MNIST classifier', () => {
   it('leaves no tensors behind, with every optimizer', () => {
     const before = tf.memory().numTensors;
     for (const optimizer of ['ngd', 'sgd', 'adam'] as const) {
-      targetedCeL2(linear, ex.x0, 9, ex.goals, { ...PIXEL_RANGE, optimizer, maxSteps: 50, silent: true });
+      targetedCeL2(linear, ex.x0, 9, ex.goals, {
+        ...PIXEL_RANGE,
+        optimizer,
+        maxSteps: 50,
+        silent: true,
+      });
     }
     expect(tf.memory().numTensors).toBe(before);
   });
@@ -146,12 +174,28 @@ describe('runAttack', () => {
     // Plain gradient steps on CE, with a dummy per-row slot to exercise slot bookkeeping.
     const step: StepFn = ({ x, labels: y, slots }) => {
       if (slots.length) seen.add(tf.memory().numTensors); // from step 2 on, the slot exists
-      const loss = (xv: tf.Tensor) => tf.losses.softmaxCrossEntropy(tf.oneHot(y, 10), linear.logits(xv as tf.Tensor2D), undefined, undefined, tf.Reduction.SUM);
+      const loss = (xv: tf.Tensor) =>
+        tf.losses.softmaxCrossEntropy(
+          tf.oneHot(y, 10),
+          linear.logits(xv as tf.Tensor2D),
+          undefined,
+          undefined,
+          tf.Reduction.SUM,
+        );
       const g = tf.grad(loss)(x) as tf.Tensor2D;
-      return { update: tf.mul(g, -0.05), slots: [slots.length ? tf.add(slots[0], 1) : tf.zerosLike(x)] };
+      return {
+        update: tf.mul(g, -0.05),
+        slots: [slots.length ? tf.add(slots[0], 1) : tf.zerosLike(x)],
+      };
     };
     const before = tf.memory().numTensors;
-    const r = runAttack(linear, ex.x0, ex.n, ex.goals, step, { targeted: true, maxSteps: 300, confidence: 0.95, ...PIXEL_RANGE, silent: true });
+    const r = runAttack(linear, ex.x0, ex.n, ex.goals, step, {
+      targeted: true,
+      maxSteps: 300,
+      confidence: 0.95,
+      ...PIXEL_RANGE,
+      silent: true,
+    });
     expect(tf.memory().numTensors).toBe(before);
     expect(new Set(r.steps).size).toBeGreaterThan(3); // rows did finish at different steps
     expect(seen.size).toBe(1);
@@ -161,10 +205,24 @@ describe('runAttack', () => {
     const trueLabels = Int32Array.from(ex.trueLabels);
     trueLabels[0] = (trueLabels[0] + 1) % 10; // pretend example 0 is misclassified
     const step: StepFn = ({ x, labels: y }) => {
-      const loss = (xv: tf.Tensor) => tf.neg(tf.losses.softmaxCrossEntropy(tf.oneHot(y, 10), linear.logits(xv as tf.Tensor2D), undefined, undefined, tf.Reduction.SUM));
+      const loss = (xv: tf.Tensor) =>
+        tf.neg(
+          tf.losses.softmaxCrossEntropy(
+            tf.oneHot(y, 10),
+            linear.logits(xv as tf.Tensor2D),
+            undefined,
+            undefined,
+            tf.Reduction.SUM,
+          ),
+        );
       return { update: tf.mul(tf.grad(loss)(x) as tf.Tensor2D, -0.05), slots: [] };
     };
-    const r = runAttack(linear, ex.x0, ex.n, trueLabels, step, { targeted: false, maxSteps: 500, confidence: 0.95, silent: true });
+    const r = runAttack(linear, ex.x0, ex.n, trueLabels, step, {
+      targeted: false,
+      maxSteps: 500,
+      confidence: 0.95,
+      silent: true,
+    });
     expect(r.steps[0]).toBe(0);
     expect(r.xAdv.subarray(0, 784)).toEqual(ex.x0.subarray(0, 784));
     for (let e = 0; e < r.n; e++) {
@@ -177,8 +235,12 @@ describe('runAttack', () => {
     const o = { targeted: true, maxSteps: 10, confidence: 0.95 };
     const noop: StepFn = ({ x }) => ({ update: tf.zerosLike(x), slots: [] });
     expect(() => runAttack(linear, ex.x0, 2, Int32Array.of(0, 10), noop, o)).toThrow(RangeError);
-    expect(() => runAttack(linear, ex.x0, 2, Int32Array.of(0, 1), noop, { ...o, confidence: 1.5 })).toThrow(RangeError);
-    expect(() => runAttack(linear, new Float32Array(10), 2, Int32Array.of(0, 1), noop, o)).toThrow(RangeError);
+    expect(() =>
+      runAttack(linear, ex.x0, 2, Int32Array.of(0, 1), noop, { ...o, confidence: 1.5 }),
+    ).toThrow(RangeError);
+    expect(() => runAttack(linear, new Float32Array(10), 2, Int32Array.of(0, 1), noop, o)).toThrow(
+      RangeError,
+    );
     expect(runAttack(linear, ex.x0, 0, new Int32Array(0), noop, { ...o, silent: true }).n).toBe(0);
   });
 });
@@ -202,7 +264,12 @@ describe('targetedCeL2 in a 32-d latent space (no box)', () => {
       return best;
     });
     const clf = MlpClassifier.create('LRL', dim, { hidden: 64, seed: 2 });
-    trainClassifier(clf, clf.net.variables(), { x, y, n, dim }, { epochs: 20, batchSize: 100, seed: 2, silent: true });
+    trainClassifier(
+      clf,
+      clf.net.variables(),
+      { x, y, n, dim },
+      { epochs: 20, batchSize: 100, seed: 2, silent: true },
+    );
     const lat = selectAttackExamples(clf, x, y, n, { count: 5, seed: 1 });
     const before = tf.memory().numTensors;
     const r = targetedCeL2(clf, lat.x0, lat.n, lat.goals, { silent: true });
@@ -245,7 +312,9 @@ describe('selectAttackExamples', () => {
     const perClass = new Array<number>(10).fill(0);
     for (let e = 0; e < a.n; e += 9) perClass[a.trueLabels[e]]++;
     expect(perClass).toEqual(new Array(10).fill(2));
-    expect(() => selectAttackExamples(linear, images, labels, 10, { count: 20, seed: 1 })).toThrow(RangeError);
+    expect(() => selectAttackExamples(linear, images, labels, 10, { count: 20, seed: 1 })).toThrow(
+      RangeError,
+    );
   });
 });
 

@@ -49,7 +49,8 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendNam
   await tf.ready();
   if (name === 'wasm') {
     const native = opts.native ?? process.env.ROBUSTLAB_NATIVE !== '0';
-    if (!(native && installNativeMatmul('wasm')) && opts.matmulFix !== false) installMatmulFix('wasm');
+    if (!(native && installNativeMatmul('wasm')) && opts.matmulFix !== false)
+      installMatmulFix('wasm');
   }
   return name;
 }

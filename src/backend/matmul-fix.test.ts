@@ -13,7 +13,13 @@ function lossAndGrads(seed: number) {
     const bias = tf.randomNormal([31], 0, 1, 'float32', seed + 3);
     const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => {
       const h = tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D); // grads use transposeA / transposeB
-      const g = tf.fused.matMul({ a: h, b: c as tf.Tensor2D, transposeB: true, bias: d, activation: 'relu' });
+      const g = tf.fused.matMul({
+        a: h,
+        b: c as tf.Tensor2D,
+        transposeB: true,
+        bias: d,
+        activation: 'relu',
+      });
       const k = tf.matMul(g, h, true, false); // transposeA in the forward pass too
       return tf.sum(tf.square(k));
     };

@@ -21,7 +21,11 @@ function transposeLast2(x: TensorInfo, backend: unknown, backendName: string): T
   const rank = x.shape.length;
   const perm = [...Array(rank).keys()];
   [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
-  return transpose.kernelFunc({ inputs: { x }, backend: backend as never, attrs: { perm } }) as TensorInfo;
+  return transpose.kernelFunc({
+    inputs: { x },
+    backend: backend as never,
+    attrs: { perm },
+  }) as TensorInfo;
 }
 
 function wrap(original: KernelConfig): KernelFunc {
@@ -31,8 +35,10 @@ function wrap(original: KernelConfig): KernelFunc {
     const backend = args.backend as { disposeData(id: unknown): void };
     const inputs = { ...args.inputs } as Record<string, TensorInfo>;
     const temps: TensorInfo[] = [];
-    if (attrs.transposeA) temps.push((inputs.a = transposeLast2(inputs.a, backend, original.backendName)));
-    if (attrs.transposeB) temps.push((inputs.b = transposeLast2(inputs.b, backend, original.backendName)));
+    if (attrs.transposeA)
+      temps.push((inputs.a = transposeLast2(inputs.a, backend, original.backendName)));
+    if (attrs.transposeB)
+      temps.push((inputs.b = transposeLast2(inputs.b, backend, original.backendName)));
     try {
       return original.kernelFunc({
         ...args,

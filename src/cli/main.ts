@@ -11,14 +11,38 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
-  reproduce: { summary: 'run the whole study (stages, resume, report)', load: () => import('./commands/reproduce.js') },
-  train: { summary: 'train a classifier, an autoencoder or a VAE', load: () => import('./commands/train.js') },
-  latent: { summary: 'build a latent-code dataset (encoding or projection)', load: () => import('./commands/latent.js') },
-  eval: { summary: 'accuracy and confusion matrix of a saved classifier', load: () => import('./commands/eval.js') },
-  attack: { summary: "the study's targeted attack on a saved classifier (robustness)", load: () => import('./commands/attack.js') },
-  svd: { summary: 'spectral defence sweep on a saved classifier (Figure 7)', load: () => import('./commands/svd.js') },
-  figure: { summary: 'draw a figure of the study: accuracy, robustness, transfer, examples, svd', load: () => import('./commands/figure.js') },
-  data: { summary: 'fetch or verify the MNIST / Fashion-MNIST files', load: () => import('./commands/data.js') },
+  reproduce: {
+    summary: 'run the whole study (stages, resume, report)',
+    load: () => import('./commands/reproduce.js'),
+  },
+  train: {
+    summary: 'train a classifier, an autoencoder or a VAE',
+    load: () => import('./commands/train.js'),
+  },
+  latent: {
+    summary: 'build a latent-code dataset (encoding or projection)',
+    load: () => import('./commands/latent.js'),
+  },
+  eval: {
+    summary: 'accuracy and confusion matrix of a saved classifier',
+    load: () => import('./commands/eval.js'),
+  },
+  attack: {
+    summary: "the study's targeted attack on a saved classifier (robustness)",
+    load: () => import('./commands/attack.js'),
+  },
+  svd: {
+    summary: 'spectral defence sweep on a saved classifier (Figure 7)',
+    load: () => import('./commands/svd.js'),
+  },
+  figure: {
+    summary: 'draw a figure of the study: accuracy, robustness, transfer, examples, svd',
+    load: () => import('./commands/figure.js'),
+  },
+  data: {
+    summary: 'fetch or verify the MNIST / Fashion-MNIST files',
+    load: () => import('./commands/data.js'),
+  },
   info: { summary: 'backend, versions and data found', load: () => import('./commands/info.js') },
 };
 

@@ -21,7 +21,11 @@ import { Generator } from '../latent/generators.js';
 import { LatentPipelineClassifier } from '../latent/pipeline.js';
 import { writeCodeFile } from '../latent/store.js';
 import { type Classifier, predict } from '../models/classifier.js';
-import { robustnessSummary, selectAttackExamples, type RobustnessSummary } from '../metrics/robustness.js';
+import {
+  robustnessSummary,
+  selectAttackExamples,
+  type RobustnessSummary,
+} from '../metrics/robustness.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { loadClassifierDir } from './model-store.js';
 import { loadSpaceData } from './spaces.js';
@@ -59,7 +63,9 @@ export interface AttackRecord {
   settings: Record<string, unknown>;
 }
 
-export async function runAttackJob(job: AttackJob): Promise<{ record: AttackRecord; xAdv: Float32Array; x0: Float32Array }> {
+export async function runAttackJob(
+  job: AttackJob,
+): Promise<{ record: AttackRecord; xAdv: Float32Array; x0: Float32Array }> {
   const { meta, head, generator } = loadClassifierDir(job.modelDir);
   const space = meta.space;
   const latent = space !== 'image';
@@ -68,8 +74,14 @@ export async function runAttackJob(job: AttackJob): Promise<{ record: AttackReco
   const owned: { dispose(): void }[] = [head];
   try {
     // Select examples on the model's own-space test data (codes for latent models).
-    const data = await loadSpaceData(dataset, space, { dataDir: job.dataDir, latentDir: job.latentDir });
-    const ex = selectAttackExamples(head, data.test.x, data.test.y, data.test.n, { count: job.count, seed: job.seed });
+    const data = await loadSpaceData(dataset, space, {
+      dataDir: job.dataDir,
+      latentDir: job.latentDir,
+    });
+    const ex = selectAttackExamples(head, data.test.x, data.test.y, data.test.n, {
+      count: job.count,
+      seed: job.seed,
+    });
     let clf: Classifier = head;
     let x0 = ex.x0;
     let range: { clampMin?: number; clampMax?: number } = latent ? {} : PIXEL_RANGE;
@@ -77,19 +89,27 @@ export async function runAttackJob(job: AttackJob): Promise<{ record: AttackReco
     if (mode === 'pixel-space') {
       const ds = await loadDataset(dataset, { dataDir: job.dataDir });
       x0 = new Float32Array(ex.n * 784);
-      ex.imageIndex.forEach((i, r) => x0.set(ds.test.images.subarray(i * 784, (i + 1) * 784), r * 784));
+      ex.imageIndex.forEach((i, r) =>
+        x0.set(ds.test.images.subarray(i * 784, (i + 1) * 784), r * 784),
+      );
       const kind = space.startsWith('vae') ? 'vae' : 'ae';
       const gen = Generator.fromParts(kind, generator);
       const method = space as LatentMethod;
       const pipeline = new LatentPipelineClassifier(head, gen, method, { seed: job.seed });
       owned.length = 0;
       owned.push(pipeline);
-      clf = isProjection(method) ? new LatentPipelineClassifier(head, gen, `${kind}-encoding`, { vaeCode: 'mean' }) : pipeline;
+      clf = isProjection(method)
+        ? new LatentPipelineClassifier(head, gen, `${kind}-encoding`, { vaeCode: 'mean' })
+        : pipeline;
       if (isProjection(method)) verify = pipeline;
       range = PIXEL_RANGE;
     }
     const t0 = performance.now();
-    const r: AttackResult = targetedCeL2(clf, x0, ex.n, ex.goals, { ...range, ...job.attack, silent: job.silent });
+    const r: AttackResult = targetedCeL2(clf, x0, ex.n, ex.goals, {
+      ...range,
+      ...job.attack,
+      silent: job.silent,
+    });
     if (verify) recheck(verify, r, ex.goals, job.attack?.confidence ?? 0.95);
     const seconds = (performance.now() - t0) / 1000;
     const record: AttackRecord = {
@@ -105,11 +125,28 @@ export async function runAttackJob(job: AttackJob): Promise<{ record: AttackReco
       success: Array.from(r.success),
       steps: Array.from(r.steps),
       goalProb: Array.from(r.goalProb),
-      settings: { count: job.count ?? 20, seed: job.seed, ...job.attack, ...range, surrogate: verify ? 'encoder (BPDA), re-checked by projection' : null },
+      settings: {
+        count: job.count ?? 20,
+        seed: job.seed,
+        ...job.attack,
+        ...range,
+        surrogate: verify ? 'encoder (BPDA), re-checked by projection' : null,
+      },
     };
     if (job.out) {
       writeCodeFile(join(job.out, 'adversarial.rlc'), {
-        header: { n: r.n, dim: r.dim, key: `${job.modelDir}:${mode}`, provenance: { dataset, space, arch: meta.arch, mode, content: 'xAdv rows; labels = goals' } },
+        header: {
+          n: r.n,
+          dim: r.dim,
+          key: `${job.modelDir}:${mode}`,
+          provenance: {
+            dataset,
+            space,
+            arch: meta.arch,
+            mode,
+            content: 'xAdv rows; labels = goals',
+          },
+        },
         codes: r.xAdv,
         labels: ex.goals,
       });

@@ -79,7 +79,11 @@ export async function runTrainClassifier(job: TrainClassifierJob): Promise<Train
         epochs: job.epochs,
         accuracy: { train: train.accuracy, test: test.accuracy },
         trainSeconds: seconds,
-        settings: { ...data.provenance, limitTrain: job.limitTrain ?? null, limitTest: job.limitTest ?? null },
+        settings: {
+          ...data.provenance,
+          limitTrain: job.limitTrain ?? null,
+          limitTest: job.limitTest ?? null,
+        },
       };
       saveModel(job.out, { model: clf.net, ...data.generatorParts() }, meta);
     }

@@ -40,11 +40,14 @@ export async function execute(stages: Stage[], o: ExecuteOptions): Promise<Execu
   const forced = new Set<string>();
   for (const f of o.force ?? []) {
     const hits = stages.filter((s) => s.name === f || s.name.startsWith(f + '/') || s.kind === f);
-    if (!hits.length) throw new RobustlabError(`--force: no stage matches '${f}' (stage names look like classifier/mnist/image/2L; kinds: classifier, generator, codes, attack, transfer, svd)`);
+    if (!hits.length)
+      throw new RobustlabError(
+        `--force: no stage matches '${f}' (stage names look like classifier/mnist/image/2L; kinds: classifier, generator, codes, attack, transfer, svd)`,
+      );
     hits.forEach((h) => forced.add(h.name));
   }
   // Whatever depends on a forced stage is recomputed too (its inputs change).
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const s of stages) {
       if (!forced.has(s.name) && s.deps.some((d) => forced.has(d))) {
@@ -64,13 +67,17 @@ export async function execute(stages: Stage[], o: ExecuteOptions): Promise<Execu
   const computed: string[] = [];
   const running = new Map<string, number>();
   const waiting = () => stages.filter((s) => !done.has(s.name) && !running.has(s.name));
-  const status = () => `[${done.size}/${stages.length} done, ${running.size} running, ${waiting().length} waiting, ${formatDuration((performance.now() - t0) / 1000)}]`;
+  const status = () =>
+    `[${done.size}/${stages.length} done, ${running.size} running, ${waiting().length} waiting, ${formatDuration((performance.now() - t0) / 1000)}]`;
   if (cached.length) log(`${status()} ${cached.length} stages already done (reused)`);
   const ready = () => waiting().filter((s) => s.deps.every((d) => done.has(d)));
   const dirsOf = (s: Stage) => Object.fromEntries(s.deps.map((d) => [d, byName.get(d)!.dir]));
 
   const ticker = setInterval(() => {
-    if (running.size) log(`${status()} running: ${[...running].map(([n, t]) => `${n} (${formatDuration((performance.now() - t) / 1000)})`).join(', ')}`);
+    if (running.size)
+      log(
+        `${status()} running: ${[...running].map(([n, t]) => `${n} (${formatDuration((performance.now() - t) / 1000)})`).join(', ')}`,
+      );
   }, 30_000);
   try {
     if (o.workers <= 1) {
@@ -84,21 +91,30 @@ export async function execute(stages: Stage[], o: ExecuteOptions): Promise<Execu
         log(`${status()} done  ${s.name}`);
       }
     } else {
-      await runPool(o, ready, dirsOf, (name) => {
-        running.delete(name);
-        done.add(name);
-        computed.push(name);
-        log(`${status()} done  ${name}`);
-      }, (s) => {
-        running.set(s.name, performance.now());
-        log(`${status()} start ${s.name}`);
-      });
+      await runPool(
+        o,
+        ready,
+        dirsOf,
+        (name) => {
+          running.delete(name);
+          done.add(name);
+          computed.push(name);
+          log(`${status()} done  ${name}`);
+        },
+        (s) => {
+          running.set(s.name, performance.now());
+          log(`${status()} start ${s.name}`);
+        },
+      );
     }
   } finally {
     clearInterval(ticker);
   }
   const left = waiting();
-  if (left.length) throw new RobustlabError(`${left.length} stages could not run (unmet dependencies): ${left[0].name}`);
+  if (left.length)
+    throw new RobustlabError(
+      `${left.length} stages could not run (unmet dependencies): ${left[0].name}`,
+    );
   return { computed, cached, seconds: (performance.now() - t0) / 1000 };
 }
 
@@ -109,7 +125,9 @@ async function runPool(
   onDone: (name: string) => void,
   onStart: (s: Stage) => void,
 ): Promise<void> {
-  const workers = Array.from({ length: o.workers }, () => makeWorker({ backend: o.backend, ctx: o.ctx }));
+  const workers = Array.from({ length: o.workers }, () =>
+    makeWorker({ backend: o.backend, ctx: o.ctx }),
+  );
   const idle: Worker[] = [];
   const busy = new Set<string>();
   try {
@@ -126,7 +144,9 @@ async function runPool(
         if (busy.size === 0) resolve();
       };
       for (const w of workers) {
-        w.on('error', (e) => reject(new RobustlabError(`worker failed: ${e.message.split('\n')[0]}`)));
+        w.on('error', (e) =>
+          reject(new RobustlabError(`worker failed: ${e.message.split('\n')[0]}`)),
+        );
         w.on('message', (m: { ready?: boolean; ok?: boolean; name?: string; error?: string }) => {
           if (m.ready) {
             idle.push(w);

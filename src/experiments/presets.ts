@@ -14,13 +14,54 @@ export interface Preset {
   hidden: number;
 }
 
-const range = (a: number, step: number, b: number) => Array.from({ length: Math.round((b - a) / step) + 1 }, (_, k) => Math.round((a + k * step) * 1e6) / 1e6);
+const range = (a: number, step: number, b: number) =>
+  Array.from(
+    { length: Math.round((b - a) / step) + 1 },
+    (_, k) => Math.round((a + k * step) * 1e6) / 1e6,
+  );
 
 export const PRESETS: Record<string, Preset> = {
   // The study's settings: full splits, 50 / 150 epochs, 500 projection steps, 180 examples.
-  paper: { name: 'paper', imageEpochs: 50, latentEpochs: 150, generatorEpochs: 30, projectionSteps: 500, attackCount: 20, attackMaxSteps: 1000, fractions: range(0, 0.05, 0.95), reattackCount: 5, hidden: 256 },
+  paper: {
+    name: 'paper',
+    imageEpochs: 50,
+    latentEpochs: 150,
+    generatorEpochs: 30,
+    projectionSteps: 500,
+    attackCount: 20,
+    attackMaxSteps: 1000,
+    fractions: range(0, 0.05, 0.95),
+    reattackCount: 5,
+    hidden: 256,
+  },
   // The same graph, small enough to finish in a few minutes on 2 cores.
-  quick: { name: 'quick', limitTrain: 6000, limitTest: 1000, imageEpochs: 8, latentEpochs: 30, generatorEpochs: 8, projectionSteps: 100, attackCount: 4, attackMaxSteps: 500, fractions: range(0, 0.1, 0.9), reattackCount: 1, hidden: 256 },
+  quick: {
+    name: 'quick',
+    limitTrain: 6000,
+    limitTest: 1000,
+    imageEpochs: 8,
+    latentEpochs: 30,
+    generatorEpochs: 8,
+    projectionSteps: 100,
+    attackCount: 4,
+    attackMaxSteps: 500,
+    fractions: range(0, 0.1, 0.9),
+    reattackCount: 1,
+    hidden: 256,
+  },
   // Tiny: for the resume test.
-  smoke: { name: 'smoke', limitTrain: 1000, limitTest: 200, imageEpochs: 2, latentEpochs: 3, generatorEpochs: 1, projectionSteps: 10, attackCount: 1, attackMaxSteps: 100, fractions: [0, 0.4], reattackCount: 0, hidden: 32 },
+  smoke: {
+    name: 'smoke',
+    limitTrain: 1000,
+    limitTest: 200,
+    imageEpochs: 2,
+    latentEpochs: 3,
+    generatorEpochs: 1,
+    projectionSteps: 10,
+    attackCount: 1,
+    attackMaxSteps: 100,
+    fractions: [0, 0.4],
+    reattackCount: 0,
+    hidden: 32,
+  },
 };

@@ -30,9 +30,20 @@ export async function reproduce(o: ReproduceOptions) {
   const dataDir = o.dataDir ? resolve(o.dataDir) : undefined;
   const out = resolve(o.out);
   const stages = resolveGraph(buildGraph(o.datasets, o.preset, o.seed), out);
-  writeJsonAtomic(resolve(out, 'graph.json'), { preset: o.preset, seed: o.seed, datasets: o.datasets, stages });
+  writeJsonAtomic(resolve(out, 'graph.json'), {
+    preset: o.preset,
+    seed: o.seed,
+    datasets: o.datasets,
+    stages,
+  });
   const workers = o.workers ?? Math.max(1, availableParallelism());
-  const exec = await execute(stages, { workers, backend: o.backend, ctx: { dataDir, seed: o.seed }, force: o.force, log: o.log });
+  const exec = await execute(stages, {
+    workers,
+    backend: o.backend,
+    ctx: { dataDir, seed: o.seed },
+    force: o.force,
+    log: o.log,
+  });
   o.log?.('writing report');
   const totalStageSeconds = stages.reduce((s, st) => s + stageSeconds(st), 0);
   const report = await writeStudyReport(
@@ -56,7 +67,14 @@ export async function reproduce(o: ReproduceOptions) {
     },
     dataDir,
   );
-  return { out, computed: exec.computed, cached: exec.cached, seconds: (performance.now() - t0) / 1000, claims: report.claims, report: resolve(out, 'report.html') };
+  return {
+    out,
+    computed: exec.computed,
+    cached: exec.cached,
+    seconds: (performance.now() - t0) / 1000,
+    claims: report.claims,
+    report: resolve(out, 'report.html'),
+  };
 }
 
 export { DATASET_NAMES };

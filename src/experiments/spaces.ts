@@ -7,7 +7,12 @@ import type { DatasetName } from '../data/datasets.js';
 import { loadDataset } from '../data/node-io.js';
 import type { Mlp } from '../models/mlp.js';
 
-export const LATENT_SPACES = ['ae-encoding', 'ae-projection', 'vae-encoding', 'vae-projection'] as const;
+export const LATENT_SPACES = [
+  'ae-encoding',
+  'ae-projection',
+  'vae-encoding',
+  'vae-projection',
+] as const;
 export type LatentSpace = (typeof LATENT_SPACES)[number];
 export const SPACES = ['image', ...LATENT_SPACES] as const;
 export type Space = (typeof SPACES)[number];
@@ -42,7 +47,11 @@ export interface SpaceData {
   dispose(): void;
 }
 
-export async function loadSpaceData(dataset: DatasetName, space: string, o: SpaceDataOptions): Promise<SpaceData> {
+export async function loadSpaceData(
+  dataset: DatasetName,
+  space: string,
+  o: SpaceDataOptions,
+): Promise<SpaceData> {
   const sp = parseSpace(space);
   if (sp === 'image') {
     const ds = await loadDataset(dataset, o);

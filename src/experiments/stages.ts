@@ -48,25 +48,76 @@ export function buildGraph(datasets: DatasetName[], p: Preset, seed: number): St
   // The attack's settings are part of the key: changing a default recomputes the attacks and
   // everything downstream of them (transfer, SVD).
   const { lambda, optimizer, stepSize, confidence } = TARGETED_CE_L2_DEFAULTS;
-  const attack = { count: p.attackCount, maxSteps: p.attackMaxSteps, lambda, optimizer, stepSize: stepSizeOf(optimizer, stepSize), confidence };
+  const attack = {
+    count: p.attackCount,
+    maxSteps: p.attackMaxSteps,
+    lambda,
+    optimizer,
+    stepSize: stepSizeOf(optimizer, stepSize),
+    confidence,
+  };
   for (const d of datasets) {
     for (const arch of ARCHS) {
-      g.push({ name: `classifier/${d}/image/${arch}`, kind: 'classifier', params: { dataset: d, space: 'image', arch, epochs: p.imageEpochs, hidden: p.hidden, seed, ...data }, deps: [] });
+      g.push({
+        name: `classifier/${d}/image/${arch}`,
+        kind: 'classifier',
+        params: {
+          dataset: d,
+          space: 'image',
+          arch,
+          epochs: p.imageEpochs,
+          hidden: p.hidden,
+          seed,
+          ...data,
+        },
+        deps: [],
+      });
     }
     for (const kind of ['ae', 'vae'] as const) {
-      g.push({ name: `generator/${d}/${kind}`, kind: 'generator', params: { dataset: d, kind, epochs: p.generatorEpochs, seed, ...data }, deps: [] });
+      g.push({
+        name: `generator/${d}/${kind}`,
+        kind: 'generator',
+        params: { dataset: d, kind, epochs: p.generatorEpochs, seed, ...data },
+        deps: [],
+      });
     }
     for (const m of LATENT_METHODS) {
-      g.push({ name: `codes/${d}/${m}`, kind: 'codes', params: { dataset: d, method: m, steps: p.projectionSteps, seed, ...data }, deps: [`generator/${d}/${methodGenerator(m)}`] });
+      g.push({
+        name: `codes/${d}/${m}`,
+        kind: 'codes',
+        params: { dataset: d, method: m, steps: p.projectionSteps, seed, ...data },
+        deps: [`generator/${d}/${methodGenerator(m)}`],
+      });
       for (const arch of ARCHS) {
-        g.push({ name: `classifier/${d}/${m}/${arch}`, kind: 'classifier', params: { dataset: d, space: m, arch, epochs: p.latentEpochs, hidden: p.hidden, seed, ...data }, deps: [`codes/${d}/${m}`] });
+        g.push({
+          name: `classifier/${d}/${m}/${arch}`,
+          kind: 'classifier',
+          params: {
+            dataset: d,
+            space: m,
+            arch,
+            epochs: p.latentEpochs,
+            hidden: p.hidden,
+            seed,
+            ...data,
+          },
+          deps: [`codes/${d}/${m}`],
+        });
       }
     }
     for (const space of ['image', ...LATENT_METHODS]) {
       for (const arch of ARCHS) {
         const modes = space === 'image' ? ['own-space'] : ['own-space', 'pixel-space'];
         for (const mode of modes) {
-          g.push({ name: `attack/${d}/${space}/${arch}/${mode}`, kind: 'attack', params: { mode, seed, ...attack }, deps: [`classifier/${d}/${space}/${arch}`, ...(space === 'image' ? [] : [`codes/${d}/${space}`])] });
+          g.push({
+            name: `attack/${d}/${space}/${arch}/${mode}`,
+            kind: 'attack',
+            params: { mode, seed, ...attack },
+            deps: [
+              `classifier/${d}/${space}/${arch}`,
+              ...(space === 'image' ? [] : [`codes/${d}/${space}`]),
+            ],
+          });
         }
       }
     }
@@ -75,11 +126,26 @@ export function buildGraph(datasets: DatasetName[], p: Preset, seed: number): St
         name: `transfer/${d}/${arch}`,
         kind: 'transfer',
         params: { seed },
-        deps: [`attack/${d}/image/${arch}/own-space`, ...LATENT_METHODS.flatMap((m) => ARCHS.map((a) => `classifier/${d}/${m}/${a}`))],
+        deps: [
+          `attack/${d}/image/${arch}/own-space`,
+          ...LATENT_METHODS.flatMap((m) => ARCHS.map((a) => `classifier/${d}/${m}/${a}`)),
+        ],
       });
     }
     for (const mode of ['zero', 'scale'] as const) {
-      g.push({ name: `svd/${d}/${mode}`, kind: 'svd', params: { mode, fractions: p.fractions, reattackCount: p.reattackCount, seed, ...attack, ...data }, deps: [`classifier/${d}/image/2L`, `attack/${d}/image/2L/own-space`] });
+      g.push({
+        name: `svd/${d}/${mode}`,
+        kind: 'svd',
+        params: {
+          mode,
+          fractions: p.fractions,
+          reattackCount: p.reattackCount,
+          seed,
+          ...attack,
+          ...data,
+        },
+        deps: [`classifier/${d}/image/2L`, `attack/${d}/image/2L/own-space`],
+      });
     }
   }
   return g;
@@ -93,7 +159,10 @@ export function resolveGraph(defs: StageDef[], root: string): Stage[] {
       if (!s) throw new Error(`stage ${d.name} depends on unknown or later stage ${n}`);
       return s.key;
     });
-    const key = createHash('sha256').update(JSON.stringify({ name: d.name, kind: d.kind, params: d.params, depKeys })).digest('hex').slice(0, 16);
+    const key = createHash('sha256')
+      .update(JSON.stringify({ name: d.name, kind: d.kind, params: d.params, depKeys }))
+      .digest('hex')
+      .slice(0, 16);
     const stage = { ...d, key, dir: join(root, 'stages', `${d.name.replaceAll('/', '_')}-${key}`) };
     byName.set(d.name, stage);
   }
@@ -111,26 +180,61 @@ export function stageResult(s: Stage): Record<string, unknown> {
 }
 
 /** Run one stage. `dirs` maps dependency names to their directories. Writes stage.json last. */
-export async function runStage(s: Stage, dirs: Record<string, string>, ctx: RunContext): Promise<Record<string, unknown>> {
+export async function runStage(
+  s: Stage,
+  dirs: Record<string, string>,
+  ctx: RunContext,
+): Promise<Record<string, unknown>> {
   const p = s.params as Record<string, any>;
   const t0 = performance.now();
-  const limits = { limitTrain: p.limitTrain ?? undefined, limitTest: p.limitTest ?? undefined, dataDir: ctx.dataDir };
+  const limits = {
+    limitTrain: p.limitTrain ?? undefined,
+    limitTest: p.limitTest ?? undefined,
+    dataDir: ctx.dataDir,
+  };
   rmSync(join(s.dir, DONE), { force: true });
   let result: Record<string, unknown>;
   switch (s.kind) {
     case 'classifier': {
       const latentDir = p.space === 'image' ? undefined : dirs[`codes/${p.dataset}/${p.space}`];
-      const r = await runTrainClassifier({ dataset: p.dataset, arch: p.arch, space: p.space, epochs: p.epochs, hidden: p.hidden, seed: p.seed, out: join(s.dir, 'model'), latentDir, silent: true, ...limits });
+      const r = await runTrainClassifier({
+        dataset: p.dataset,
+        arch: p.arch,
+        space: p.space,
+        epochs: p.epochs,
+        hidden: p.hidden,
+        seed: p.seed,
+        out: join(s.dir, 'model'),
+        latentDir,
+        silent: true,
+        ...limits,
+      });
       result = { ...r, out: join(s.dir, 'model') };
       break;
     }
     case 'generator':
-      result = await runTrainGenerator({ dataset: p.dataset, kind: p.kind, epochs: p.epochs, seed: p.seed, out: join(s.dir, p.kind), silent: true, ...limits });
+      result = await runTrainGenerator({
+        dataset: p.dataset,
+        kind: p.kind,
+        epochs: p.epochs,
+        seed: p.seed,
+        out: join(s.dir, p.kind),
+        silent: true,
+        ...limits,
+      });
       break;
     case 'codes': {
       const kind = methodGenerator(p.method as LatentMethod);
       cpSync(join(dirs[s.deps[0]], kind), join(s.dir, kind), { recursive: true });
-      result = await buildLatentDataset({ dataset: p.dataset, method: p.method, steps: p.steps, seed: p.seed, latentDir: s.dir, silent: true, ...limits });
+      result = await buildLatentDataset({
+        dataset: p.dataset,
+        method: p.method,
+        steps: p.steps,
+        seed: p.seed,
+        latentDir: s.dir,
+        silent: true,
+        ...limits,
+      });
       break;
     }
     case 'attack': {
@@ -141,24 +245,65 @@ export async function runStage(s: Stage, dirs: Record<string, string>, ctx: RunC
         count: p.count,
         seed: p.seed,
         dataDir: ctx.dataDir,
-        attack: { maxSteps: p.maxSteps, lambda: p.lambda, optimizer: p.optimizer, stepSize: p.stepSize, confidence: p.confidence },
+        attack: {
+          maxSteps: p.maxSteps,
+          lambda: p.lambda,
+          optimizer: p.optimizer,
+          stepSize: p.stepSize,
+          confidence: p.confidence,
+        },
         out: s.dir,
         silent: true,
       });
-      result = { ...r.record, imageIndex: undefined, trueLabels: undefined, goals: undefined, success: undefined, steps: undefined, goalProb: undefined };
+      result = {
+        ...r.record,
+        imageIndex: undefined,
+        trueLabels: undefined,
+        goals: undefined,
+        success: undefined,
+        steps: undefined,
+        goalProb: undefined,
+      };
       break;
     }
     case 'transfer': {
       const [attackName, ...targets] = s.deps;
-      result = { cells: targets.map((t) => transferAccuracy(dirs[attackName], join(dirs[t], 'model'), p.seed)) };
+      result = {
+        cells: targets.map((t) =>
+          transferAccuracy(dirs[attackName], join(dirs[t], 'model'), p.seed),
+        ),
+      };
       break;
     }
     case 'svd':
-      result = await runSvdJob({ modelDir: join(dirs[s.deps[0]], 'model'), attackDir: dirs[s.deps[1]], mode: p.mode, fractions: p.fractions, reattackCount: p.reattackCount, seed: p.seed, attack: { maxSteps: p.maxSteps, lambda: p.lambda, optimizer: p.optimizer, stepSize: p.stepSize, confidence: p.confidence }, silent: true, ...limits });
+      result = await runSvdJob({
+        modelDir: join(dirs[s.deps[0]], 'model'),
+        attackDir: dirs[s.deps[1]],
+        mode: p.mode,
+        fractions: p.fractions,
+        reattackCount: p.reattackCount,
+        seed: p.seed,
+        attack: {
+          maxSteps: p.maxSteps,
+          lambda: p.lambda,
+          optimizer: p.optimizer,
+          stepSize: p.stepSize,
+          confidence: p.confidence,
+        },
+        silent: true,
+        ...limits,
+      });
       break;
   }
   const seconds = (performance.now() - t0) / 1000;
-  writeJsonAtomic(join(s.dir, DONE), { name: s.name, key: s.key, params: s.params, seconds, finishedAt: new Date().toISOString(), result });
+  writeJsonAtomic(join(s.dir, DONE), {
+    name: s.name,
+    key: s.key,
+    params: s.params,
+    seconds,
+    finishedAt: new Date().toISOString(),
+    result,
+  });
   return result;
 }
 

@@ -48,20 +48,29 @@ export function parseFractions(s: string): number[] {
   let out: number[];
   if (parts.length === 3) {
     const [a, step, b] = parts;
-    if (!(step > 0) || !(a <= b)) throw new RobustlabError(`bad fraction range '${s}' (use start:step:end, e.g. 0:0.05:0.95)`);
+    if (!(step > 0) || !(a <= b))
+      throw new RobustlabError(`bad fraction range '${s}' (use start:step:end, e.g. 0:0.05:0.95)`);
     out = [];
     for (let k = 0; a + k * step <= b + 1e-9; k++) out.push(Math.round((a + k * step) * 1e6) / 1e6);
   } else {
     out = s.split(',').map(Number);
   }
-  if (!out.length || out.some((f) => !(f >= 0 && f <= 1))) throw new RobustlabError(`fractions must be numbers in [0, 1] (got '${s}')`);
+  if (!out.length || out.some((f) => !(f >= 0 && f <= 1)))
+    throw new RobustlabError(`fractions must be numbers in [0, 1] (got '${s}')`);
   return out;
 }
 
 export async function runSvdJob(job: SvdJob) {
   const { meta, head } = loadClassifierDir(job.modelDir);
-  if (meta.space !== 'image') throw new RobustlabError(`the spectral sweep takes an image-space classifier (${job.modelDir} is ${meta.space})`);
-  const ds = await loadDataset(meta.dataset as DatasetName, { dataDir: job.dataDir, limitTrain: job.limitTrain, limitTest: job.limitTest });
+  if (meta.space !== 'image')
+    throw new RobustlabError(
+      `the spectral sweep takes an image-space classifier (${job.modelDir} is ${meta.space})`,
+    );
+  const ds = await loadDataset(meta.dataset as DatasetName, {
+    dataDir: job.dataDir,
+    limitTrain: job.limitTrain,
+    limitTest: job.limitTest,
+  });
   const { record, xAdv } = readAttackDir(job.attackDir);
   const advRows = record.success.map((s, i) => (s ? i : -1)).filter((i) => i >= 0);
   const adv = new Float32Array(advRows.length * 784);
@@ -70,7 +79,12 @@ export async function runSvdJob(job: SvdJob) {
   const spectra = computeSpectra(head.net);
   const svdSeconds = (performance.now() - t0) / 1000;
   const points: SvdPoint[] = [];
-  const bar = new Progress({ label: `svd ${job.mode}`, total: job.fractions.length, unit: 'fraction', silent: job.silent });
+  const bar = new Progress({
+    label: `svd ${job.mode}`,
+    total: job.fractions.length,
+    unit: 'fraction',
+    silent: job.silent,
+  });
   try {
     for (const fraction of job.fractions) {
       const m = defendSpectral(head, { mode: job.mode, fraction, factor: job.factor }, spectra);
@@ -81,8 +95,15 @@ export async function runSvdJob(job: SvdJob) {
         let reattackRobustness: number | null = null;
         let reattackSuccessRate: number | null = null;
         if ((job.reattackCount ?? 20) > 0) {
-          const ex = selectAttackExamples(m, ds.test.images, ds.test.labels, ds.test.n, { count: job.reattackCount ?? 20, seed: job.seed });
-          const r = targetedCeL2(m, ex.x0, ex.n, ex.goals, { ...PIXEL_RANGE, ...job.attack, silent: true });
+          const ex = selectAttackExamples(m, ds.test.images, ds.test.labels, ds.test.n, {
+            count: job.reattackCount ?? 20,
+            seed: job.seed,
+          });
+          const r = targetedCeL2(m, ex.x0, ex.n, ex.goals, {
+            ...PIXEL_RANGE,
+            ...job.attack,
+            silent: true,
+          });
           const s = robustnessSummary(ex.x0, r);
           reattackRobustness = s.robustness;
           reattackSuccessRate = s.successRate;

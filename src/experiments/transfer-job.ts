@@ -27,19 +27,34 @@ export function readAttackDir(dir: string): { record: AttackRecord; xAdv: Float3
   return { record, xAdv: readCodeFile(join(dir, 'adversarial.rlc')).codes };
 }
 
-export function transferAccuracy(attackDir: string, latentModelDir: string, seed: number): TransferCell {
+export function transferAccuracy(
+  attackDir: string,
+  latentModelDir: string,
+  seed: number,
+): TransferCell {
   const { record, xAdv } = readAttackDir(attackDir);
   const rows = record.success.map((s, i) => (s ? i : -1)).filter((i) => i >= 0);
   const x = new Float32Array(rows.length * 784);
   rows.forEach((i, k) => x.set(xAdv.subarray(i * 784, (i + 1) * 784), k * 784));
   const { meta, head, generator } = loadClassifierDir(latentModelDir);
   const kind = meta.space.startsWith('vae') ? 'vae' : 'ae';
-  const pipeline = new LatentPipelineClassifier(head, Generator.fromParts(kind, generator), meta.space as LatentMethod, { seed });
+  const pipeline = new LatentPipelineClassifier(
+    head,
+    Generator.fromParts(kind, generator),
+    meta.space as LatentMethod,
+    { seed },
+  );
   try {
     const { labels } = predict(pipeline, x, rows.length, 1000);
     let correct = 0;
     rows.forEach((i, k) => (correct += labels[k] === record.trueLabels[i] ? 1 : 0));
-    return { source: record.arch, space: meta.space, arch: meta.arch ?? '', n: rows.length, accuracy: rows.length ? correct / rows.length : NaN };
+    return {
+      source: record.arch,
+      space: meta.space,
+      arch: meta.arch ?? '',
+      n: rows.length,
+      accuracy: rows.length ? correct / rows.length : NaN,
+    };
   } finally {
     pipeline.dispose();
   }

@@ -10,7 +10,11 @@ parentPort!.on('message', async (msg: { stage: Stage; dirs: Record<string, strin
     const result = await runStage(msg.stage, msg.dirs, ctx);
     parentPort!.postMessage({ ok: true, name: msg.stage.name, result });
   } catch (e) {
-    parentPort!.postMessage({ ok: false, name: msg.stage.name, error: (e as Error).message.split('\n')[0] });
+    parentPort!.postMessage({
+      ok: false,
+      name: msg.stage.name,
+      error: (e as Error).message.split('\n')[0],
+    });
   }
 });
 parentPort!.postMessage({ ready: true });

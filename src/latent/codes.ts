@@ -15,12 +15,19 @@ import type { Mlp } from '../models/mlp.js';
 import { deriveSeed } from '../util/rng.js';
 import { type Generator, type GeneratorKind, LATENT_DIM } from './generators.js';
 
-export const LATENT_METHODS = ['ae-encoding', 'ae-projection', 'vae-encoding', 'vae-projection'] as const;
+export const LATENT_METHODS = [
+  'ae-encoding',
+  'ae-projection',
+  'vae-encoding',
+  'vae-projection',
+] as const;
 export type LatentMethod = (typeof LATENT_METHODS)[number];
 
 export function parseLatentMethod(s: string): LatentMethod {
   if ((LATENT_METHODS as readonly string[]).includes(s)) return s as LatentMethod;
-  throw new RobustlabError(`unknown latent method '${s}' (expected one of: ${LATENT_METHODS.join(', ')})`);
+  throw new RobustlabError(
+    `unknown latent method '${s}' (expected one of: ${LATENT_METHODS.join(', ')})`,
+  );
 }
 
 export function methodGenerator(m: LatentMethod): GeneratorKind {
@@ -47,9 +54,12 @@ export interface CodeOptions extends ProjectionOptions {
 }
 
 export function checkProjectionOptions(o: ProjectionOptions): void {
-  if (o.steps !== undefined && (!Number.isInteger(o.steps) || o.steps < 0)) throw new RobustlabError(`projection steps must be an integer ≥ 0 (got ${o.steps})`);
-  if (o.lr !== undefined && !(Number.isFinite(o.lr) && o.lr > 0)) throw new RobustlabError(`projection learning rate must be a positive number (got ${o.lr})`);
-  if (o.norm !== undefined && o.norm !== 'l2' && o.norm !== 'l1') throw new RobustlabError(`norm must be l2 or l1 (got ${o.norm})`);
+  if (o.steps !== undefined && (!Number.isInteger(o.steps) || o.steps < 0))
+    throw new RobustlabError(`projection steps must be an integer ≥ 0 (got ${o.steps})`);
+  if (o.lr !== undefined && !(Number.isFinite(o.lr) && o.lr > 0))
+    throw new RobustlabError(`projection learning rate must be a positive number (got ${o.lr})`);
+  if (o.norm !== undefined && o.norm !== 'l2' && o.norm !== 'l1')
+    throw new RobustlabError(`norm must be l2 or l1 (got ${o.norm})`);
 }
 
 /**
@@ -66,7 +76,9 @@ export function projectBatch(
   const steps = o.steps ?? PROJECTION_DEFAULTS.steps;
   const norm = o.norm ?? PROJECTION_DEFAULTS.norm;
   const n = x.shape[0];
-  const z0 = o.init ? tf.clone(o.init) : (tf.randomNormal([n, LATENT_DIM], 0, 1, 'float32', o.seed) as tf.Tensor2D);
+  const z0 = o.init
+    ? tf.clone(o.init)
+    : (tf.randomNormal([n, LATENT_DIM], 0, 1, 'float32', o.seed) as tf.Tensor2D);
   const z = tf.variable(z0, true) as tf.Variable<tf.Rank.R2>;
   z0.dispose();
   const optimizer = tf.train.adam(o.lr ?? PROJECTION_DEFAULTS.lr);
@@ -98,7 +110,10 @@ export function computeCodes(
   n: number,
   o: CodeOptions & { batch?: number; offset?: number; onBatch?: (done: number) => void },
 ): Float32Array {
-  if (methodGenerator(method) !== gen.kind) throw new RobustlabError(`method ${method} needs a ${methodGenerator(method)} model, got ${gen.kind}`);
+  if (methodGenerator(method) !== gen.kind)
+    throw new RobustlabError(
+      `method ${method} needs a ${methodGenerator(method)} model, got ${gen.kind}`,
+    );
   const dim = gen.encoder.spec.inputDim;
   const batch = o.batch ?? (isProjection(method) ? 1000 : 5000);
   const out = new Float32Array(n * LATENT_DIM);
@@ -110,7 +125,8 @@ export function computeCodes(
     const codes = tf.tidy(() => {
       const xb = tf.tensor2d(x.subarray(s * dim, e * dim), [e - s, dim]);
       if (isProjection(method)) return projectBatch(gen.decoder, xb, { ...o, seed });
-      if (method === 'vae-encoding' && (o.vaeCode ?? 'sample') === 'sample') return gen.encodeSample(xb, seed);
+      if (method === 'vae-encoding' && (o.vaeCode ?? 'sample') === 'sample')
+        return gen.encodeSample(xb, seed);
       return gen.encodeMean(xb);
     });
     out.set(codes.dataSync() as Float32Array, s * LATENT_DIM);

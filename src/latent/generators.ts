@@ -20,7 +20,10 @@ export type GeneratorKind = (typeof GENERATOR_KINDS)[number];
 
 export const GENERATOR_DEFAULTS = { epochs: 30, batchSize: 256, lr: 1e-3 };
 
-export function generatorSpecs(kind: GeneratorKind, inputDim = 784): { encoder: MlpSpec; decoder: MlpSpec } {
+export function generatorSpecs(
+  kind: GeneratorKind,
+  inputDim = 784,
+): { encoder: MlpSpec; decoder: MlpSpec } {
   if (kind === 'ae') {
     return {
       encoder: { inputDim, layers: [{ units: LATENT_DIM, activation: 'leakyRelu' }] },
@@ -64,11 +67,16 @@ export class Generator {
 
   static create(kind: GeneratorKind, seed: number): Generator {
     const s = generatorSpecs(kind);
-    return new Generator(kind, Mlp.create(s.encoder, deriveSeed(seed, 'encoder')), Mlp.create(s.decoder, deriveSeed(seed, 'decoder')));
+    return new Generator(
+      kind,
+      Mlp.create(s.encoder, deriveSeed(seed, 'encoder')),
+      Mlp.create(s.decoder, deriveSeed(seed, 'decoder')),
+    );
   }
 
   static fromParts(kind: GeneratorKind, parts: Record<string, Mlp>): Generator {
-    if (!parts.encoder || !parts.decoder) throw new RobustlabError(`${kind} model needs an encoder and a decoder`);
+    if (!parts.encoder || !parts.decoder)
+      throw new RobustlabError(`${kind} model needs an encoder and a decoder`);
     return new Generator(kind, parts.encoder, parts.decoder);
   }
 
@@ -108,7 +116,10 @@ export class Generator {
       const eps = tf.randomNormal(mu.shape, 0, 1, 'float32', seed);
       const z = tf.add(mu, tf.mul(tf.exp(tf.mul(logvar, 0.5)), eps)) as tf.Tensor2D;
       const rec = bceSum(this.decoder.applyPreActivation(z), x);
-      const kl = tf.mul(-0.5, tf.sum(tf.sub(tf.sub(tf.add(1, logvar), tf.square(mu)), tf.exp(logvar)), 1));
+      const kl = tf.mul(
+        -0.5,
+        tf.sum(tf.sub(tf.sub(tf.add(1, logvar), tf.square(mu)), tf.exp(logvar)), 1),
+      );
       return tf.mean(tf.add(rec, kl));
     });
   }
@@ -154,7 +165,10 @@ export function reconstructionError(
     const e = Math.min(n, s + batch);
     const v = tf.tidy(() => {
       const z = tf.tensor2d(codes.subarray(s * LATENT_DIM, e * LATENT_DIM), [e - s, LATENT_DIM]);
-      const xt = tf.tensor2d(x.subarray(s * decoder.outputDim, e * decoder.outputDim), [e - s, decoder.outputDim]);
+      const xt = tf.tensor2d(x.subarray(s * decoder.outputDim, e * decoder.outputDim), [
+        e - s,
+        decoder.outputDim,
+      ]);
       const d = tf.sub(decoder.apply(z), xt);
       const per = norm === 'l2' ? tf.sqrt(tf.sum(tf.square(d), 1)) : tf.sum(tf.abs(d), 1);
       return tf.sum(per);

@@ -12,8 +12,22 @@ import { RobustlabError } from '../data/errors.js';
 import { loadDataset } from '../data/node-io.js';
 import { loadModel, readModelMeta, saveModel } from '../models/io.js';
 import { Progress } from '../util/progress.js';
-import { computeCodes, type CodeOptions, isProjection, type LatentMethod, methodGenerator, PROJECTION_DEFAULTS } from './codes.js';
-import { Generator, type GeneratorKind, GENERATOR_DEFAULTS, LATENT_DIM, reconstructionError, trainGenerator } from './generators.js';
+import {
+  computeCodes,
+  type CodeOptions,
+  isProjection,
+  type LatentMethod,
+  methodGenerator,
+  PROJECTION_DEFAULTS,
+} from './codes.js';
+import {
+  Generator,
+  type GeneratorKind,
+  GENERATOR_DEFAULTS,
+  LATENT_DIM,
+  reconstructionError,
+  trainGenerator,
+} from './generators.js';
 import { readCodeFileIfCurrent, sha256, writeCodeFile } from './store.js';
 
 export function defaultLatentDir(dataset: string): string {
@@ -40,16 +54,23 @@ export async function runTrainGenerator(job: GeneratorJob) {
   try {
     const t0 = performance.now();
     const epochs = job.epochs ?? GENERATOR_DEFAULTS.epochs;
-    const losses = trainGenerator(gen, { x: ds.train.images, n: ds.train.n, dim: 784 }, {
-      epochs,
-      batchSize: job.batchSize ?? GENERATOR_DEFAULTS.batchSize,
-      lr: job.lr ?? GENERATOR_DEFAULTS.lr,
-      seed: job.seed,
-      label: `${job.dataset} ${job.kind}`,
-      silent: job.silent,
-    });
+    const losses = trainGenerator(
+      gen,
+      { x: ds.train.images, n: ds.train.n, dim: 784 },
+      {
+        epochs,
+        batchSize: job.batchSize ?? GENERATOR_DEFAULTS.batchSize,
+        lr: job.lr ?? GENERATOR_DEFAULTS.lr,
+        seed: job.seed,
+        label: `${job.dataset} ${job.kind}`,
+        silent: job.silent,
+      },
+    );
     const seconds = (performance.now() - t0) / 1000;
-    const codes = computeCodes(gen, `${job.kind}-encoding`, ds.test.images, ds.test.n, { seed: job.seed, vaeCode: 'mean' });
+    const codes = computeCodes(gen, `${job.kind}-encoding`, ds.test.images, ds.test.n, {
+      seed: job.seed,
+      vaeCode: 'mean',
+    });
     const testReconstructionL2 = reconstructionError(gen.decoder, codes, ds.test.images, ds.test.n);
     saveModel(job.out, gen.parts(), {
       kind: job.kind,
@@ -58,9 +79,24 @@ export async function runTrainGenerator(job: GeneratorJob) {
       seed: job.seed,
       epochs,
       trainSeconds: seconds,
-      settings: { batchSize: job.batchSize ?? GENERATOR_DEFAULTS.batchSize, lr: job.lr ?? GENERATOR_DEFAULTS.lr, finalLoss: losses.at(-1), testReconstructionL2, limitTrain: job.limitTrain ?? null },
+      settings: {
+        batchSize: job.batchSize ?? GENERATOR_DEFAULTS.batchSize,
+        lr: job.lr ?? GENERATOR_DEFAULTS.lr,
+        finalLoss: losses.at(-1),
+        testReconstructionL2,
+        limitTrain: job.limitTrain ?? null,
+      },
     });
-    return { out: job.out, dataset: job.dataset, kind: job.kind, epochs, seed: job.seed, seconds, finalLoss: losses.at(-1), testReconstructionL2 };
+    return {
+      out: job.out,
+      dataset: job.dataset,
+      kind: job.kind,
+      epochs,
+      seed: job.seed,
+      seconds,
+      finalLoss: losses.at(-1),
+      testReconstructionL2,
+    };
   } finally {
     gen.dispose();
   }
@@ -69,16 +105,21 @@ export async function runTrainGenerator(job: GeneratorJob) {
 /** Hash of a model directory's weights: the identity of a generator for cache keys. */
 export function modelHash(dir: string): string {
   const meta = readModelMeta(dir);
-  return sha256(...meta.parts!.map((p) => new Uint8Array(readFileSync(join(dir, `${p}.weights.bin`)))));
+  return sha256(
+    ...meta.parts!.map((p) => new Uint8Array(readFileSync(join(dir, `${p}.weights.bin`)))),
+  );
 }
 
 export function loadGenerator(latentDir: string, kind: GeneratorKind): Generator {
   const dir = join(latentDir, kind);
   if (!existsSync(join(dir, 'robustlab.json'))) {
-    throw new RobustlabError(`no ${kind} model in ${dir}; train one with \`robustlab train ${kind} --dataset <D> --out ${dir}\``);
+    throw new RobustlabError(
+      `no ${kind} model in ${dir}; train one with \`robustlab train ${kind} --dataset <D> --out ${dir}\``,
+    );
   }
   const { meta, parts } = loadModel(dir);
-  if (meta.kind !== kind) throw new RobustlabError(`${dir}: is a ${meta.kind} model, expected ${kind}`);
+  if (meta.kind !== kind)
+    throw new RobustlabError(`${dir}: is a ${meta.kind} model, expected ${kind}`);
   return Generator.fromParts(kind, parts);
 }
 
@@ -114,11 +155,22 @@ export async function buildLatentDataset(job: LatentJob) {
   const ds = await loadDataset(job.dataset, job);
   const stem = codeStem(job.method, job);
   const settings = isProjection(job.method)
-    ? { steps: job.steps ?? PROJECTION_DEFAULTS.steps, lr: job.lr ?? PROJECTION_DEFAULTS.lr, norm: job.norm ?? PROJECTION_DEFAULTS.norm }
+    ? {
+        steps: job.steps ?? PROJECTION_DEFAULTS.steps,
+        lr: job.lr ?? PROJECTION_DEFAULTS.lr,
+        norm: job.norm ?? PROJECTION_DEFAULTS.norm,
+      }
     : job.method === 'vae-encoding'
       ? { vaeCode: job.vaeCode ?? 'sample' }
       : {};
-  const provenanceBase = { dataset: job.dataset, method: job.method, generator: genDir, generatorHash: modelHash(genDir), seed: job.seed, ...settings };
+  const provenanceBase = {
+    dataset: job.dataset,
+    method: job.method,
+    generator: genDir,
+    generatorHash: modelHash(genDir),
+    seed: job.seed,
+    ...settings,
+  };
   const chunk = job.chunk ?? 5000;
   const t0 = performance.now();
   const files: Record<string, string> = {};
@@ -132,7 +184,10 @@ export async function buildLatentDataset(job: LatentJob) {
       files[split] = path;
       const current = readCodeFileIfCurrent(path, key);
       if (current) {
-        const p = current.header.provenance as { reconstructionL2: number; encoderReconstructionL2: number };
+        const p = current.header.provenance as {
+          reconstructionL2: number;
+          encoderReconstructionL2: number;
+        };
         reconstruction[split] = { codes: p.reconstructionL2, encoder: p.encoderReconstructionL2 };
         continue;
       }
@@ -140,7 +195,12 @@ export async function buildLatentDataset(job: LatentJob) {
       const partsDir = join(job.latentDir, '.parts', `${stem}.${split}.${key.slice(0, 16)}`);
       mkdirSync(partsDir, { recursive: true });
       const codes = new Float32Array(s.n * LATENT_DIM);
-      const bar = new Progress({ label: `${job.dataset} ${stem} ${split}`, total: s.n, unit: 'img', silent: job.silent });
+      const bar = new Progress({
+        label: `${job.dataset} ${stem} ${split}`,
+        total: s.n,
+        unit: 'img',
+        silent: job.silent,
+      });
       for (let start = 0; start < s.n; start += chunk) {
         const end = Math.min(s.n, start + chunk);
         const partPath = join(partsDir, `${start}.rlc`);
@@ -151,31 +211,71 @@ export async function buildLatentDataset(job: LatentJob) {
           bar.tick(end - start);
           continue;
         }
-        const c = computeCodes(gen, job.method, s.images.subarray(start * 784, end * 784), end - start, {
-          ...job,
-          offset: start,
-          onBatch: (k) => bar.tick(k),
+        const c = computeCodes(
+          gen,
+          job.method,
+          s.images.subarray(start * 784, end * 784),
+          end - start,
+          {
+            ...job,
+            offset: start,
+            onBatch: (k) => bar.tick(k),
+          },
+        );
+        writeCodeFile(partPath, {
+          header: {
+            n: end - start,
+            dim: LATENT_DIM,
+            key: partKey,
+            provenance: { ...provenanceBase, split, start, end },
+          },
+          codes: c,
+          labels: s.labels.subarray(start, end),
         });
-        writeCodeFile(partPath, { header: { n: end - start, dim: LATENT_DIM, key: partKey, provenance: { ...provenanceBase, split, start, end } }, codes: c, labels: s.labels.subarray(start, end) });
         codes.set(c, start * LATENT_DIM);
         job.onChunkSaved?.(split, start);
       }
       bar.finish();
       const reconstructionL2 = reconstructionError(gen.decoder, codes, s.images, s.n);
-      const encoderCodes = isProjection(job.method) ? computeCodes(gen, `${kind}-encoding`, s.images, s.n, { seed: job.seed, vaeCode: 'mean' }) : null;
-      const encoderReconstructionL2 = encoderCodes ? reconstructionError(gen.decoder, encoderCodes, s.images, s.n) : reconstructionL2;
+      const encoderCodes = isProjection(job.method)
+        ? computeCodes(gen, `${kind}-encoding`, s.images, s.n, { seed: job.seed, vaeCode: 'mean' })
+        : null;
+      const encoderReconstructionL2 = encoderCodes
+        ? reconstructionError(gen.decoder, encoderCodes, s.images, s.n)
+        : reconstructionL2;
       reconstruction[split] = { codes: reconstructionL2, encoder: encoderReconstructionL2 };
       writeCodeFile(path, {
-        header: { n: s.n, dim: LATENT_DIM, key, provenance: { ...provenanceBase, split, n: s.n, reconstructionL2, encoderReconstructionL2 } },
+        header: {
+          n: s.n,
+          dim: LATENT_DIM,
+          key,
+          provenance: {
+            ...provenanceBase,
+            split,
+            n: s.n,
+            reconstructionL2,
+            encoderReconstructionL2,
+          },
+        },
         codes,
         labels: s.labels,
       });
       rmSync(partsDir, { recursive: true, force: true });
     }
     const partsRoot = join(job.latentDir, '.parts');
-    if (existsSync(partsRoot) && readdirSync(partsRoot).length === 0) rmSync(partsRoot, { recursive: true, force: true });
+    if (existsSync(partsRoot) && readdirSync(partsRoot).length === 0)
+      rmSync(partsRoot, { recursive: true, force: true });
   } finally {
     gen.dispose();
   }
-  return { dataset: job.dataset, method: job.method, stem, settings, files, reconstructionL2: reconstruction, reused: reusedAll, seconds: (performance.now() - t0) / 1000 };
+  return {
+    dataset: job.dataset,
+    method: job.method,
+    stem,
+    settings,
+    files,
+    reconstructionL2: reconstruction,
+    reused: reusedAll,
+    seconds: (performance.now() - t0) / 1000,
+  };
 }

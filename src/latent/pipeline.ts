@@ -47,13 +47,16 @@ export class LatentPipelineClassifier implements Classifier {
   code(x: tf.Tensor2D, init?: tf.Tensor2D): tf.Tensor2D {
     const seed = deriveSeed(this.opts.seed ?? 0, `pipeline:${this.calls++}`);
     if (isProjection(this.method)) {
-      const projected = tf.tidy(() => projectBatch(this.gen.decoder, x, { ...this.opts, seed, init }));
+      const projected = tf.tidy(() =>
+        projectBatch(this.gen.decoder, x, { ...this.opts, seed, init }),
+      );
       return tf.tidy(() => {
         const enc = this.gen.encodeMean(x);
         return tf.add(enc, stopGradient(tf.sub(projected, enc))) as tf.Tensor2D;
       });
     }
-    if (this.method === 'vae-encoding' && (this.opts.vaeCode ?? 'sample') === 'sample') return this.gen.encodeSample(x, seed);
+    if (this.method === 'vae-encoding' && (this.opts.vaeCode ?? 'sample') === 'sample')
+      return this.gen.encodeSample(x, seed);
     return this.gen.encodeMean(x);
   }
 

@@ -8,17 +8,31 @@ import { LATENT_DIM } from './generators.js';
 import { readCodeFile } from './store.js';
 import { existsSync } from 'node:fs';
 
-export async function loadLatentSpaceData(dataset: DatasetName, space: LatentSpace, o: SpaceDataOptions): Promise<SpaceData> {
+export async function loadLatentSpaceData(
+  dataset: DatasetName,
+  space: LatentSpace,
+  o: SpaceDataOptions,
+): Promise<SpaceData> {
   const dir = o.latentDir ?? defaultLatentDir(dataset);
   const split = (name: 'train' | 'test', limit?: number) => {
     const p = codePath(dir, space, name);
     if (!existsSync(p)) {
-      throw new RobustlabError(`latent dataset ${p} not found; build it with \`robustlab latent --dataset ${dataset} --method ${space} --latent-dir ${dir}\``);
+      throw new RobustlabError(
+        `latent dataset ${p} not found; build it with \`robustlab latent --dataset ${dataset} --method ${space} --latent-dir ${dir}\``,
+      );
     }
     const f = readCodeFile(p);
-    if (f.header.provenance.dataset !== dataset) throw new RobustlabError(`${p}: holds codes of ${String(f.header.provenance.dataset)}, not ${dataset}`);
+    if (f.header.provenance.dataset !== dataset)
+      throw new RobustlabError(
+        `${p}: holds codes of ${String(f.header.provenance.dataset)}, not ${dataset}`,
+      );
     const n = limit ? Math.min(limit, f.header.n) : f.header.n;
-    return { x: f.codes.subarray(0, n * LATENT_DIM), y: f.labels.subarray(0, n), n, provenance: f.header.provenance };
+    return {
+      x: f.codes.subarray(0, n * LATENT_DIM),
+      y: f.labels.subarray(0, n),
+      n,
+      provenance: f.header.provenance,
+    };
   };
   const train = split('train', o.limitTrain);
   const test = split('test', o.limitTest);

@@ -46,9 +46,12 @@ function payloadBytes(codes: Float32Array, labels: Int32Array): Uint8Array {
 
 export function encodeCodeFile(f: CodeFile): Uint8Array {
   const { n, dim } = f.header;
-  if (f.codes.length !== n * dim || f.labels.length !== n) throw new Error('code file: array sizes do not match the header');
+  if (f.codes.length !== n * dim || f.labels.length !== n)
+    throw new Error('code file: array sizes do not match the header');
   const payload = payloadBytes(f.codes, f.labels);
-  const header = new TextEncoder().encode(JSON.stringify({ ...f.header, payloadSha256: sha256(payload) }));
+  const header = new TextEncoder().encode(
+    JSON.stringify({ ...f.header, payloadSha256: sha256(payload) }),
+  );
   const out = new Uint8Array(12 + header.length + payload.length);
   out.set(new TextEncoder().encode(MAGIC), 0);
   new DataView(out.buffer).setUint32(8, header.length, true);
@@ -59,7 +62,8 @@ export function encodeCodeFile(f: CodeFile): Uint8Array {
 
 export function decodeCodeFile(bytes: Uint8Array, file: string): CodeFile {
   const bad = (why: string) => new RobustlabError(`${file}: ${why}`);
-  if (bytes.length < 12 || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) throw bad('not a robustlab code file (bad magic)');
+  if (bytes.length < 12 || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC)
+    throw bad('not a robustlab code file (bad magic)');
   const hl = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
   if (12 + hl > bytes.length) throw bad('truncated header');
   let header: CodeHeader;
@@ -69,11 +73,14 @@ export function decodeCodeFile(bytes: Uint8Array, file: string): CodeFile {
     throw bad('damaged header');
   }
   const { n, dim } = header;
-  if (!Number.isInteger(n) || !Number.isInteger(dim) || n < 0 || dim < 1) throw bad('bad n or dim in header');
+  if (!Number.isInteger(n) || !Number.isInteger(dim) || n < 0 || dim < 1)
+    throw bad('bad n or dim in header');
   const expected = 12 + hl + n * dim * 4 + n * 4;
-  if (bytes.length !== expected) throw bad(`expected ${expected} bytes, found ${bytes.length} (truncated or damaged)`);
+  if (bytes.length !== expected)
+    throw bad(`expected ${expected} bytes, found ${bytes.length} (truncated or damaged)`);
   const payload = bytes.slice(12 + hl);
-  if (header.payloadSha256 && sha256(payload) !== header.payloadSha256) throw bad('payload checksum mismatch (damaged)');
+  if (header.payloadSha256 && sha256(payload) !== header.payloadSha256)
+    throw bad('payload checksum mismatch (damaged)');
   const codes = new Float32Array(payload.buffer, 0, n * dim);
   const labels = new Int32Array(payload.buffer, n * dim * 4, n);
   return { header, codes, labels };

@@ -89,12 +89,16 @@ export function selectAttackExamples(
     chosen = [];
     for (let c = 0; c < k; c++) {
       const ofClass = order.filter((i) => labels[i] === c).slice(0, o.perClass);
-      if (ofClass.length < o.perClass) throw new RangeError(`only ${ofClass.length} correctly classified inputs of class ${c}, need ${o.perClass}`);
+      if (ofClass.length < o.perClass)
+        throw new RangeError(
+          `only ${ofClass.length} correctly classified inputs of class ${c}, need ${o.perClass}`,
+        );
       chosen.push(...ofClass);
     }
   } else {
     const count = o.count ?? DEFAULT_ATTACK_COUNT;
-    if (order.length < count) throw new RangeError(`only ${order.length} correctly classified inputs, need ${count}`);
+    if (order.length < count)
+      throw new RangeError(`only ${order.length} correctly classified inputs, need ${count}`);
     chosen = Array.from(order.subarray(0, count));
   }
 

@@ -15,12 +15,22 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 beforeAll(testBackend);
 
 async function mnist(nTrain: number, nTest: number) {
-  const ds = await loadDataset('mnist', { dataDir: TEST_DATA_DIR, limitTrain: nTrain, limitTest: nTest });
+  const ds = await loadDataset('mnist', {
+    dataDir: TEST_DATA_DIR,
+    limitTrain: nTrain,
+    limitTest: nTest,
+  });
   return ds;
 }
 
 /** Float64 reference forward pass + cross-entropy, independent of tfjs: the oracle. */
-function refLoss(clf: MlpClassifier, weights: { W: Float64Array; b: Float64Array }[], x: Float32Array, y: Int32Array, n: number): number {
+function refLoss(
+  clf: MlpClassifier,
+  weights: { W: Float64Array; b: Float64Array }[],
+  x: Float32Array,
+  y: Int32Array,
+  n: number,
+): number {
   const spec = clf.net.spec;
   let total = 0;
   for (let r = 0; r < n; r++) {
@@ -43,10 +53,22 @@ function refLoss(clf: MlpClassifier, weights: { W: Float64Array; b: Float64Array
 }
 
 describe('classifier architectures', () => {
-  it('have the study\'s layer structure', () => {
-    expect(classifierSpec('1L', 784).layers.map((l) => `${l.units}${l.activation}`)).toEqual(['256linear', '10linear']);
-    expect(classifierSpec('2L', 32, 64).layers.map((l) => `${l.units}${l.activation}`)).toEqual(['64linear', '64linear', '10linear']);
-    expect(classifierSpec('LRL', 784).layers.map((l) => l.activation)).toEqual(['linear', 'relu', 'linear', 'linear']);
+  it("have the study's layer structure", () => {
+    expect(classifierSpec('1L', 784).layers.map((l) => `${l.units}${l.activation}`)).toEqual([
+      '256linear',
+      '10linear',
+    ]);
+    expect(classifierSpec('2L', 32, 64).layers.map((l) => `${l.units}${l.activation}`)).toEqual([
+      '64linear',
+      '64linear',
+      '10linear',
+    ]);
+    expect(classifierSpec('LRL', 784).layers.map((l) => l.activation)).toEqual([
+      'linear',
+      'relu',
+      'linear',
+      'linear',
+    ]);
     expect(() => parseArch('3L')).toThrow(RobustlabError);
     expect(parseArch('lrl')).toBe('LRL');
   });
@@ -66,7 +88,9 @@ describe('gradients', () => {
       const { grads } = tf.variableGrads(() => crossEntropy(clf.logits(xt), yt), vars);
       return vars.map((v) => Array.from(grads[v.name].dataSync()));
     });
-    const w64 = clf.net.weightsData().map((l) => ({ W: Float64Array.from(l.W), b: Float64Array.from(l.b) }));
+    const w64 = clf.net
+      .weightsData()
+      .map((l) => ({ W: Float64Array.from(l.W), b: Float64Array.from(l.b) }));
     const eps = 1e-4;
     // Probe a spread of parameters in every weight matrix and bias vector.
     for (let li = 0; li < w64.length; li++) {
@@ -117,7 +141,9 @@ describe('training on real MNIST', () => {
     // Same number of live tensors at the end of every epoch.
     expect(new Set(counts).size).toBe(1);
     expect(a.acc).toBe(b.acc);
-    a.w.forEach((l, i) => expect(Buffer.from(l.W.buffer).equals(Buffer.from(b.w[i].W.buffer))).toBe(true));
+    a.w.forEach((l, i) =>
+      expect(Buffer.from(l.W.buffer).equals(Buffer.from(b.w[i].W.buffer))).toBe(true),
+    );
     expect(Buffer.from(a.w[0].W.buffer).equals(Buffer.from(c.w[0].W.buffer))).toBe(false);
     // A linear model on 5k images for 3 epochs: well above chance, near its ceiling.
     expect(a.acc).toBeGreaterThan(0.85);
@@ -128,11 +154,36 @@ describe('save and load', () => {
   it('round-trips with identical predictions and metadata, and rejects damage clearly', async () => {
     const ds = await mnist(2000, 500);
     const clf = MlpClassifier.create('LRL', 784, { hidden: 32, seed: 4 });
-    trainClassifier(clf, clf.net.variables(), { x: ds.train.images, y: ds.train.labels, n: ds.train.n, dim: 784 }, { epochs: 1, seed: 4, silent: true });
+    trainClassifier(
+      clf,
+      clf.net.variables(),
+      { x: ds.train.images, y: ds.train.labels, n: ds.train.n, dim: 784 },
+      { epochs: 1, seed: 4, silent: true },
+    );
     const dir = join(tmp, 'lrl');
-    saveModel(dir, { model: clf.net }, { kind: 'classifier', dataset: 'mnist', space: 'image', arch: 'LRL', hidden: 32, seed: 4, epochs: 1 });
+    saveModel(
+      dir,
+      { model: clf.net },
+      {
+        kind: 'classifier',
+        dataset: 'mnist',
+        space: 'image',
+        arch: 'LRL',
+        hidden: 32,
+        seed: 4,
+        epochs: 1,
+      },
+    );
     const { meta, parts } = loadModel(dir);
-    expect(meta).toMatchObject({ kind: 'classifier', dataset: 'mnist', space: 'image', arch: 'LRL', seed: 4, epochs: 1, parts: ['model'] });
+    expect(meta).toMatchObject({
+      kind: 'classifier',
+      dataset: 'mnist',
+      space: 'image',
+      arch: 'LRL',
+      seed: 4,
+      epochs: 1,
+      parts: ['model'],
+    });
     const loaded = new MlpClassifier('LRL', parts.model);
     const p1 = predict(clf, ds.test.images, ds.test.n);
     const p2 = predict(loaded, ds.test.images, ds.test.n);
@@ -147,7 +198,15 @@ describe('save and load', () => {
         weightData: new Uint8Array(readFileSync(join(dir, 'model.weights.bin'))).buffer,
       }),
     );
-    const viaLayers = tf.tidy(() => (layersModel.predict(tf.tensor2d(ds.test.images.subarray(0, 784 * 10), [10, 784])) as tf.Tensor).argMax(1).dataSync());
+    const viaLayers = tf.tidy(() =>
+      (
+        layersModel.predict(
+          tf.tensor2d(ds.test.images.subarray(0, 784 * 10), [10, 784]),
+        ) as tf.Tensor
+      )
+        .argMax(1)
+        .dataSync(),
+    );
     expect(Array.from(viaLayers)).toEqual(Array.from(p1.labels.subarray(0, 10)));
     layersModel.dispose();
     loaded.dispose();
@@ -155,7 +214,9 @@ describe('save and load', () => {
 
     // Damage: truncated weights, invalid JSON, missing metadata.
     truncateSync(join(dir, 'model.weights.bin'), 1000);
-    expect(() => loadModel(dir)).toThrow(/model\.weights\.bin: weights file has 1000 bytes, expected \d+/);
+    expect(() => loadModel(dir)).toThrow(
+      /model\.weights\.bin: weights file has 1000 bytes, expected \d+/,
+    );
     writeFileSync(join(dir, 'model.json'), '{"format": "layers-mo');
     expect(() => loadModel(dir)).toThrow(/model\.json: not valid JSON/);
     rmSync(join(dir, 'robustlab.json'));

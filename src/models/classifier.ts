@@ -21,8 +21,10 @@ export function parseArch(s: string): Arch {
 }
 
 export function classifierSpec(arch: Arch, inputDim: number, hidden = DEFAULT_HIDDEN): MlpSpec {
-  if (!Number.isInteger(inputDim) || inputDim < 1) throw new RobustlabError(`bad input dimension ${inputDim}`);
-  if (!Number.isInteger(hidden) || hidden < 1) throw new RobustlabError(`bad hidden width ${hidden}`);
+  if (!Number.isInteger(inputDim) || inputDim < 1)
+    throw new RobustlabError(`bad input dimension ${inputDim}`);
+  if (!Number.isInteger(hidden) || hidden < 1)
+    throw new RobustlabError(`bad hidden width ${hidden}`);
   const out = { units: NUM_CLASSES, activation: 'linear' as const };
   const lin = { units: hidden, activation: 'linear' as const };
   switch (arch) {
@@ -51,8 +53,15 @@ export class MlpClassifier implements Classifier {
     readonly net: Mlp,
   ) {}
 
-  static create(arch: Arch, inputDim: number, opts: { hidden?: number; seed: number }): MlpClassifier {
-    return new MlpClassifier(arch, Mlp.create(classifierSpec(arch, inputDim, opts.hidden), opts.seed));
+  static create(
+    arch: Arch,
+    inputDim: number,
+    opts: { hidden?: number; seed: number },
+  ): MlpClassifier {
+    return new MlpClassifier(
+      arch,
+      Mlp.create(classifierSpec(arch, inputDim, opts.hidden), opts.seed),
+    );
   }
 
   get inputDim(): number {

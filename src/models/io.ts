@@ -50,7 +50,8 @@ export function saveModel(dir: string, parts: Record<string, Mlp>, meta: ModelMe
 
 export function readModelMeta(dir: string): ModelMeta {
   const metaPath = join(dir, 'robustlab.json');
-  if (!existsSync(metaPath)) throw new RobustlabError(`no robustlab model at ${dir} (robustlab.json missing)`);
+  if (!existsSync(metaPath))
+    throw new RobustlabError(`no robustlab model at ${dir} (robustlab.json missing)`);
   let meta: ModelMeta;
   try {
     meta = JSON.parse(readFileSync(metaPath, 'utf8'));
@@ -78,7 +79,8 @@ export function loadModel(dir: string): { meta: ModelMeta; parts: Record<string,
 function loadPart(dir: string, name: string): Mlp {
   const jsonPath = join(dir, `${name}.json`);
   const binPath = join(dir, `${name}.weights.bin`);
-  for (const p of [jsonPath, binPath]) if (!existsSync(p)) throw new RobustlabError(`${p}: file missing`);
+  for (const p of [jsonPath, binPath])
+    if (!existsSync(p)) throw new RobustlabError(`${p}: file missing`);
   let json: PartArtifacts['json'];
   try {
     json = JSON.parse(readFileSync(jsonPath, 'utf8'));

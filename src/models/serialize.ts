@@ -50,7 +50,12 @@ function topology(spec: MlpSpec, name: string): unknown {
     if (l.activation === 'leakyRelu') {
       layers.push({
         class_name: 'LeakyReLU',
-        config: { name: `leaky_re_lu_${i}`, alpha: LEAKY_RELU_ALPHA, trainable: true, dtype: 'float32' },
+        config: {
+          name: `leaky_re_lu_${i}`,
+          alpha: LEAKY_RELU_ALPHA,
+          trainable: true,
+          dtype: 'float32',
+        },
       });
     }
   });
@@ -62,7 +67,11 @@ function topology(spec: MlpSpec, name: string): unknown {
   };
 }
 
-export function mlpToArtifacts(net: Mlp, part: string, meta: Record<string, unknown>): PartArtifacts {
+export function mlpToArtifacts(
+  net: Mlp,
+  part: string,
+  meta: Record<string, unknown>,
+): PartArtifacts {
   const data = net.weightsData();
   const weights: tf.io.WeightsManifestEntry[] = [];
   const total = data.reduce((s, d) => s + d.W.length + d.b.length, 0);
@@ -98,7 +107,9 @@ function isSpec(s: unknown): s is MlpSpec {
     Number.isInteger(o.inputDim) &&
     Array.isArray(o.layers) &&
     o.layers.every(
-      (l) => Number.isInteger(l.units) && ['linear', 'relu', 'leakyRelu', 'sigmoid'].includes(l.activation),
+      (l) =>
+        Number.isInteger(l.units) &&
+        ['linear', 'relu', 'leakyRelu', 'sigmoid'].includes(l.activation),
     )
   );
 }
@@ -107,7 +118,9 @@ function isSpec(s: unknown): s is MlpSpec {
 export function mlpFromArtifacts(a: PartArtifacts, file: string): Mlp {
   const meta = a.json.userDefinedMetadata?.robustlab as { spec?: unknown } | undefined;
   if (a.json.format !== 'layers-model' || !meta || !isSpec(meta.spec)) {
-    throw new RobustlabError(`${file}: not a robustlab model file (missing format or network spec)`);
+    throw new RobustlabError(
+      `${file}: not a robustlab model file (missing format or network spec)`,
+    );
   }
   const spec = meta.spec;
   const entries = a.json.weightsManifest.flatMap((g) => g.weights);
@@ -121,13 +134,15 @@ export function mlpFromArtifacts(a: PartArtifacts, file: string): Mlp {
   const byName = new Map<string, Float32Array>();
   let off = 0;
   for (const e of entries) {
-    if (e.dtype !== 'float32') throw new RobustlabError(`${file}: unsupported weight dtype ${e.dtype}`);
+    if (e.dtype !== 'float32')
+      throw new RobustlabError(`${file}: unsupported weight dtype ${e.dtype}`);
     const size = e.shape.reduce((p, d) => p * d, 1);
     byName.set(e.name, floats.subarray(off, off + size));
     off += size;
   }
   for (let i = 0; i < floats.length; i++) {
-    if (!Number.isFinite(floats[i])) throw new RobustlabError(`${file}: weights contain NaN or Infinity`);
+    if (!Number.isFinite(floats[i]))
+      throw new RobustlabError(`${file}: weights contain NaN or Infinity`);
   }
   const weights = spec.layers.map((_, i) => {
     const W = byName.get(`dense_${i}/kernel`);

@@ -33,9 +33,12 @@ export type BatchLoss = (xb: tf.Tensor2D, yb: tf.Tensor1D | null) => tf.Scalar;
 
 export function checkFitOptions(o: FitOptions): void {
   const bad = (k: string, v: number) => !Number.isFinite(v) || v <= 0;
-  if (!Number.isInteger(o.epochs) || o.epochs < 0) throw new RangeError(`epochs must be an integer ≥ 0 (got ${o.epochs})`);
-  if (!Number.isInteger(o.batchSize) || bad('batchSize', o.batchSize)) throw new RangeError(`batch size must be a positive integer (got ${o.batchSize})`);
-  if (bad('lr', o.lr)) throw new RangeError(`learning rate must be a positive number (got ${o.lr})`);
+  if (!Number.isInteger(o.epochs) || o.epochs < 0)
+    throw new RangeError(`epochs must be an integer ≥ 0 (got ${o.epochs})`);
+  if (!Number.isInteger(o.batchSize) || bad('batchSize', o.batchSize))
+    throw new RangeError(`batch size must be a positive integer (got ${o.batchSize})`);
+  if (bad('lr', o.lr))
+    throw new RangeError(`learning rate must be a positive number (got ${o.lr})`);
   if (!Number.isFinite(o.seed)) throw new RangeError(`seed must be a number (got ${o.seed})`);
 }
 
@@ -71,7 +74,8 @@ export function fit(vars: tf.Variable[], data: HostData, loss: BatchLoss, o: Fit
         bar.tick(1);
       }
       const mean = sum / data.n;
-      if (!Number.isFinite(mean)) throw new Error(`training diverged at epoch ${epoch + 1} (loss ${mean})`);
+      if (!Number.isFinite(mean))
+        throw new Error(`training diverged at epoch ${epoch + 1} (loss ${mean})`);
       losses.push(mean);
       bar.info(`epoch ${epoch + 1}/${o.epochs} loss ${mean.toFixed(4)}`);
       o.onEpoch?.(epoch, mean);

@@ -2,7 +2,16 @@
  * Atomic file output (Node only): write to a temp file in the same directory, fsync, rename.
  * A reader therefore sees either the old file or the complete new one, never a partial one.
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync, existsSync } from 'node:fs';
+import {
+  mkdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  openSync,
+  fsyncSync,
+  closeSync,
+  existsSync,
+} from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 
 let counter = 0;

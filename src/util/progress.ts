@@ -87,7 +87,12 @@ export class Progress {
       if (!final && now - this.lastDraw < 100) return;
       this.lastDraw = now;
       const cols = s.columns ?? 120;
-      s.write('\r' + this.line().slice(0, cols - 1).padEnd(cols - 1));
+      s.write(
+        '\r' +
+          this.line()
+            .slice(0, cols - 1)
+            .padEnd(cols - 1),
+      );
     } else {
       if (!final && now - this.lastDraw < 5000) return;
       this.lastDraw = now;

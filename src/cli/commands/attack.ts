@@ -1,7 +1,7 @@
 import { initBackend } from '../../backend/backend.js';
 import { TARGETED_CE_L2_DEFAULTS } from '../../attacks/targeted-ce-l2.js';
 import { ATTACK_MODES, runAttackJob } from '../../experiments/attack-job.js';
-import { choiceOpt, intOpt, numOpt, output, parse, requireOpt } from '../args.js';
+import { choiceOpt, intOpt, numOpt, output, parse, requireOpt, helpRequested } from '../args.js';
 
 const HELP = `usage: robustlab attack --model DIR [--mode own-space|pixel-space] [--n 20] [options]
 
@@ -38,17 +38,24 @@ export async function run(argv: string[]): Promise<void> {
     'latent-dir': { type: 'string' },
     out: { type: 'string' },
   });
-  if (v.help) {
-    process.stdout.write(HELP + '\n');
-    return;
-  }
+  if (helpRequested(v, HELP)) return;
   const modelDir = requireOpt('model', v.model);
   const mode = choiceOpt('mode', v.mode, ATTACK_MODES, 'own-space');
-  const optimizer = choiceOpt('optimizer', v.optimizer, ['ngd', 'sgd', 'adam'] as const, TARGETED_CE_L2_DEFAULTS.optimizer);
+  const optimizer = choiceOpt(
+    'optimizer',
+    v.optimizer,
+    ['ngd', 'sgd', 'adam'] as const,
+    TARGETED_CE_L2_DEFAULTS.optimizer,
+  );
   const attack = {
     lambda: numOpt('lambda', v.lambda, TARGETED_CE_L2_DEFAULTS.lambda, 0),
     optimizer,
-    stepSize: numOpt('step-size', v['step-size'], TARGETED_CE_L2_DEFAULTS.stepSize[optimizer], 1e-12),
+    stepSize: numOpt(
+      'step-size',
+      v['step-size'],
+      TARGETED_CE_L2_DEFAULTS.stepSize[optimizer],
+      1e-12,
+    ),
     maxSteps: intOpt('max-steps', v['max-steps'], TARGETED_CE_L2_DEFAULTS.maxSteps),
     confidence: numOpt('confidence', v.confidence, TARGETED_CE_L2_DEFAULTS.confidence, 1e-9, 1),
   };

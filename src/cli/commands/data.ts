@@ -2,7 +2,7 @@ import { DATASET_NAMES, parseDatasetName, type DatasetName } from '../../data/da
 import { RobustlabError } from '../../data/errors.js';
 import { dataRoot, fetchDataset, locateDataDir, verifyDataDir } from '../../data/node-io.js';
 import { Progress } from '../../util/progress.js';
-import { output, parse } from '../args.js';
+import { output, parse, helpRequested } from '../args.js';
 
 const HELP = `usage: robustlab data fetch [--dataset D|all] [--mirror URL] [--data-dir DIR]
        robustlab data verify [--dataset D|all] [--data-dir DIR]
@@ -26,10 +26,7 @@ export async function run(argv: string[]): Promise<void> {
     return;
   }
   const { values: v } = parse(rest, { dataset: { type: 'string' }, mirror: { type: 'string' } });
-  if (v.help) {
-    process.stdout.write(HELP + '\n');
-    return;
-  }
+  if (helpRequested(v, HELP)) return;
   if (what === 'fetch') {
     const results: { dataset: string; dir: string }[] = [];
     for (const name of datasets(v.dataset)) {
@@ -40,7 +37,12 @@ export async function run(argv: string[]): Promise<void> {
         onProgress: (file, bytes, total) => {
           let bar = bars.get(file);
           if (!bar) {
-            bar = new Progress({ label: file, total: total ?? 0, unit: 'B', silent: v.quiet || v.json });
+            bar = new Progress({
+              label: file,
+              total: total ?? 0,
+              unit: 'B',
+              silent: v.quiet || v.json,
+            });
             bars.set(file, bar);
           }
           bar.set(bytes);
@@ -55,7 +57,11 @@ export async function run(argv: string[]): Promise<void> {
     return;
   }
   if (what === 'verify') {
-    const all: { dataset: string; dir: string; files: Awaited<ReturnType<typeof verifyDataDir>> }[] = [];
+    const all: {
+      dataset: string;
+      dir: string;
+      files: Awaited<ReturnType<typeof verifyDataDir>>;
+    }[] = [];
     for (const name of datasets(v.dataset)) {
       let dir: string;
       try {
@@ -68,7 +74,12 @@ export async function run(argv: string[]): Promise<void> {
     const ok = all.every((d) => d.files.every((f) => f.ok));
     output(v.json, { command: 'data verify', ok, datasets: all }, () =>
       all
-        .flatMap((d) => d.files.map((f) => `${f.ok ? 'ok  ' : 'FAIL'} ${d.dataset} ${f.file}${f.problem ? ': ' + f.problem : ''}`))
+        .flatMap((d) =>
+          d.files.map(
+            (f) =>
+              `${f.ok ? 'ok  ' : 'FAIL'} ${d.dataset} ${f.file}${f.problem ? ': ' + f.problem : ''}`,
+          ),
+        )
         .join('\n'),
     );
     if (!ok) process.exitCode = 1;

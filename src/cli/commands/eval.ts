@@ -3,7 +3,7 @@ import { parseDatasetName } from '../../data/datasets.js';
 import { evaluate } from '../../models/classifier.js';
 import { loadClassifierDir } from '../../experiments/model-store.js';
 import { loadSpaceData } from '../../experiments/spaces.js';
-import { intOpt, output, parse, requireOpt } from '../args.js';
+import { helpRequested, LIMIT_OPTIONS, limits, output, parse, requireOpt } from '../args.js';
 
 const HELP = `usage: robustlab eval --model DIR [options]
 
@@ -20,13 +20,9 @@ export async function run(argv: string[]): Promise<void> {
   const { values: v } = parse(argv, {
     model: { type: 'string' },
     'latent-dir': { type: 'string' },
-    'limit-train': { type: 'string' },
-    'limit-test': { type: 'string' },
+    ...LIMIT_OPTIONS,
   });
-  if (v.help) {
-    process.stdout.write(HELP + '\n');
-    return;
-  }
+  if (helpRequested(v, HELP)) return;
   const dir = requireOpt('model', v.model);
   await initBackend({ backend: v.backend });
   const { meta, head } = loadClassifierDir(dir);
@@ -34,8 +30,7 @@ export async function run(argv: string[]): Promise<void> {
     const data = await loadSpaceData(parseDatasetName(meta.dataset), meta.space, {
       dataDir: v['data-dir'],
       latentDir: v['latent-dir'],
-      limitTrain: v['limit-train'] ? intOpt('limit-train', v['limit-train'], 0, 1) : undefined,
-      limitTest: v['limit-test'] ? intOpt('limit-test', v['limit-test'], 0, 1) : undefined,
+      ...limits(v),
     });
     const train = evaluate(head, data.train.x, data.train.y, data.train.n);
     const test = evaluate(head, data.test.x, data.test.y, data.test.n);
@@ -56,7 +51,9 @@ export async function run(argv: string[]): Promise<void> {
           `test ${(test.accuracy * 100).toFixed(2)}% (${test.n})`,
         'test confusion matrix (rows true, columns predicted):',
         '      ' + test.confusion.map((_, j) => String(j).padStart(5)).join(''),
-        ...test.confusion.map((row, i) => String(i).padStart(5) + ' ' + row.map((c) => String(c).padStart(5)).join('')),
+        ...test.confusion.map(
+          (row, i) => String(i).padStart(5) + ' ' + row.map((c) => String(c).padStart(5)).join(''),
+        ),
       ];
       return lines.join('\n');
     });

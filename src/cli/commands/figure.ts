@@ -5,7 +5,7 @@ import { parseDatasetName } from '../../data/datasets.js';
 import { RobustlabError } from '../../data/errors.js';
 import { stageDone, type Stage } from '../../experiments/stages.js';
 import { FIGURE_KINDS, writeStudyReport } from '../../report/study-report.js';
-import { output, parse } from '../args.js';
+import { output, parse, helpRequested } from '../args.js';
 
 const HELP = `usage: robustlab figure accuracy|robustness|transfer|examples|svd --dataset D [--run DIR] [--out DIR]
 
@@ -28,21 +28,37 @@ export async function run(argv: string[]): Promise<void> {
     process.stdout.write(HELP + '\n');
     return;
   }
-  if (!(kind in FIGURE_KINDS)) throw new RobustlabError(`unknown figure '${kind}' (expected one of: ${Object.keys(FIGURE_KINDS).join(', ')})`);
-  const { values: v } = parse(rest, { dataset: { type: 'string' }, run: { type: 'string' }, out: { type: 'string' } });
-  if (v.help) {
-    process.stdout.write(HELP + '\n');
-    return;
-  }
+  if (!(kind in FIGURE_KINDS))
+    throw new RobustlabError(
+      `unknown figure '${kind}' (expected one of: ${Object.keys(FIGURE_KINDS).join(', ')})`,
+    );
+  const { values: v } = parse(rest, {
+    dataset: { type: 'string' },
+    run: { type: 'string' },
+    out: { type: 'string' },
+  });
+  if (helpRequested(v, HELP)) return;
   const dataset = parseDatasetName(v.dataset ?? '');
-  const runDir = resolve(v.run ?? (existsSync('runs/paper/graph.json') ? 'runs/paper' : 'runs/quick'));
+  const runDir = resolve(
+    v.run ?? (existsSync('runs/paper/graph.json') ? 'runs/paper' : 'runs/quick'),
+  );
   const graphPath = join(runDir, 'graph.json');
-  if (!existsSync(graphPath)) throw new RobustlabError(`${runDir} is not a reproduce run (graph.json missing); run 'robustlab reproduce' first`);
+  if (!existsSync(graphPath))
+    throw new RobustlabError(
+      `${runDir} is not a reproduce run (graph.json missing); run 'robustlab reproduce' first`,
+    );
   const graph = JSON.parse(readFileSync(graphPath, 'utf8')) as { stages: Stage[] };
   const stages = graph.stages.filter((s) => s.name.split('/')[1] === dataset && stageDone(s));
   if (!stages.length) throw new RobustlabError(`${runDir} has no finished stages for ${dataset}`);
   await initBackend({ backend: v.backend });
   const out = resolve(v.out ?? join(runDir, 'figures'));
-  const r = await writeStudyReport(out, stages, {}, v['data-dir'], { dataset, kind: kind as keyof typeof FIGURE_KINDS });
-  output(v.json, { command: `figure ${kind}`, dataset, figures: r.figures, data: r.results.datasets[dataset] }, () => `${r.markdown}\nfigures: ${r.figures.join(', ')}`);
+  const r = await writeStudyReport(out, stages, {}, v['data-dir'], {
+    dataset,
+    kind: kind as keyof typeof FIGURE_KINDS,
+  });
+  output(
+    v.json,
+    { command: `figure ${kind}`, dataset, figures: r.figures, data: r.results.datasets[dataset] },
+    () => `${r.markdown}\nfigures: ${r.figures.join(', ')}`,
+  );
 }

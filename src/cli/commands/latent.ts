@@ -2,7 +2,17 @@ import { initBackend } from '../../backend/backend.js';
 import { parseDatasetName } from '../../data/datasets.js';
 import { LATENT_METHODS, parseLatentMethod, PROJECTION_DEFAULTS } from '../../latent/codes.js';
 import { buildLatentDataset, defaultLatentDir } from '../../latent/jobs.js';
-import { choiceOpt, intOpt, numOpt, output, parse, requireOpt } from '../args.js';
+import {
+  choiceOpt,
+  intOpt,
+  numOpt,
+  output,
+  parse,
+  requireOpt,
+  LIMIT_OPTIONS,
+  limits,
+  helpRequested,
+} from '../args.js';
 
 const HELP = `usage: robustlab latent --dataset D --method M [options]
 
@@ -33,13 +43,9 @@ export async function run(argv: string[]): Promise<void> {
     'vae-code': { type: 'string' },
     seed: { type: 'string' },
     'latent-dir': { type: 'string' },
-    'limit-train': { type: 'string' },
-    'limit-test': { type: 'string' },
+    ...LIMIT_OPTIONS,
   });
-  if (v.help) {
-    process.stdout.write(HELP + '\n');
-    return;
-  }
+  if (helpRequested(v, HELP)) return;
   const dataset = parseDatasetName(requireOpt('dataset', v.dataset));
   const method = parseLatentMethod(requireOpt('method', v.method));
   await initBackend({ backend: v.backend });
@@ -53,12 +59,14 @@ export async function run(argv: string[]): Promise<void> {
     norm: choiceOpt('norm', v.norm, ['l2', 'l1'] as const, 'l2'),
     vaeCode: choiceOpt('vae-code', v['vae-code'], ['sample', 'mean'] as const, 'sample'),
     seed: intOpt('seed', v.seed, 0),
-    limitTrain: v['limit-train'] ? intOpt('limit-train', v['limit-train'], 0, 1) : undefined,
-    limitTest: v['limit-test'] ? intOpt('limit-test', v['limit-test'], 0, 1) : undefined,
+    ...limits(v),
     silent: v.quiet || v.json,
   });
-  output(v.json, { command: 'latent', ...r }, () =>
-    `${dataset} ${method}: ${r.reused ? 'up to date' : 'built'} in ${r.seconds.toFixed(1)} s: ${Object.values(r.files).join(', ')}\n` +
+  output(
+    v.json,
+    { command: 'latent', ...r },
+    () =>
+      `${dataset} ${method}: ${r.reused ? 'up to date' : 'built'} in ${r.seconds.toFixed(1)} s: ${Object.values(r.files).join(', ')}\n` +
       `mean ||D(z) − x||₂ on test: ${r.reconstructionL2.test.codes.toFixed(3)} (encoder: ${r.reconstructionL2.test.encoder.toFixed(3)})`,
   );
 }

@@ -3,7 +3,7 @@ import { DATASET_NAMES, parseDatasetName, type DatasetName } from '../../data/da
 import { RobustlabError } from '../../data/errors.js';
 import { PRESETS } from '../../experiments/presets.js';
 import { reproduce } from '../../experiments/reproduce.js';
-import { intOpt, output, parse } from '../args.js';
+import { intOpt, output, parse, helpRequested } from '../args.js';
 
 const HELP = `usage: robustlab reproduce [--dataset mnist|fashion-mnist|all] [--preset paper|quick] [--out DIR]
 
@@ -32,13 +32,14 @@ export async function run(argv: string[]): Promise<void> {
     seed: { type: 'string' },
     force: { type: 'string', multiple: true },
   });
-  if (v.help) {
-    process.stdout.write(HELP + '\n');
-    return;
-  }
-  const datasets: DatasetName[] = !v.dataset || v.dataset === 'all' ? [...DATASET_NAMES] : [parseDatasetName(v.dataset)];
+  if (helpRequested(v, HELP)) return;
+  const datasets: DatasetName[] =
+    !v.dataset || v.dataset === 'all' ? [...DATASET_NAMES] : [parseDatasetName(v.dataset)];
   const preset = PRESETS[v.preset ?? 'quick'];
-  if (!preset) throw new RobustlabError(`unknown preset '${v.preset}' (expected one of: ${Object.keys(PRESETS).join(', ')})`);
+  if (!preset)
+    throw new RobustlabError(
+      `unknown preset '${v.preset}' (expected one of: ${Object.keys(PRESETS).join(', ')})`,
+    );
   await initBackend({ backend: v.backend });
   const r = await reproduce({
     datasets,
@@ -54,7 +55,10 @@ export async function run(argv: string[]): Promise<void> {
   output(v.json, { command: 'reproduce', ...r }, () =>
     [
       `reproduction done in ${r.seconds.toFixed(0)} s (${r.computed.length} stages computed, ${r.cached.length} reused)`,
-      ...r.claims.map((c) => `  [${c.supported === null ? 'n/a' : c.supported ? 'yes' : 'no '}] ${c.dataset}: ${c.claim} — ${c.evidence}`),
+      ...r.claims.map(
+        (c) =>
+          `  [${c.supported === null ? 'n/a' : c.supported ? 'yes' : 'no '}] ${c.dataset}: ${c.claim} — ${c.evidence}`,
+      ),
       `report: ${r.report}`,
     ].join('\n'),
   );

@@ -8,7 +8,7 @@ import { lineChart } from '../../report/svg.js';
 import { markdownTable } from '../../report/table.js';
 import { writeFigure } from '../../report/render.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
-import { choiceOpt, intOpt, numOpt, output, parse, requireOpt } from '../args.js';
+import { choiceOpt, intOpt, numOpt, output, parse, requireOpt, helpRequested } from '../args.js';
 
 const HELP = `usage: robustlab svd --model DIR --mode zero|scale [--fractions 0:0.05:0.95] [options]
 
@@ -40,10 +40,7 @@ export async function run(argv: string[]): Promise<void> {
     seed: { type: 'string' },
     out: { type: 'string' },
   });
-  if (v.help) {
-    process.stdout.write(HELP + '\n');
-    return;
-  }
+  if (helpRequested(v, HELP)) return;
   const modelDir = requireOpt('model', v.model);
   const mode = choiceOpt('mode', requireOpt('mode', v.mode), ['zero', 'scale'] as const, 'zero');
   const fractions = parseFractions(v.fractions ?? '0:0.05:0.95');
@@ -54,16 +51,47 @@ export async function run(argv: string[]): Promise<void> {
   let tmp: string | undefined;
   if (!attackDir) {
     tmp = attackDir = mkdtempSync(join(tmpdir(), 'robustlab-svd-'));
-    await runAttackJob({ modelDir, mode: 'own-space', seed, dataDir: v['data-dir'], out: attackDir, silent: v.quiet || v.json });
+    await runAttackJob({
+      modelDir,
+      mode: 'own-space',
+      seed,
+      dataDir: v['data-dir'],
+      out: attackDir,
+      silent: v.quiet || v.json,
+    });
   }
   try {
-    const r = await runSvdJob({ modelDir, attackDir, mode, fractions, factor, reattackCount: intOpt('reattack', v.reattack, 5), seed, dataDir: v['data-dir'], silent: v.quiet || v.json });
+    const r = await runSvdJob({
+      modelDir,
+      attackDir,
+      mode,
+      fractions,
+      factor,
+      reattackCount: intOpt('reattack', v.reattack, 5),
+      seed,
+      dataDir: v['data-dir'],
+      silent: v.quiet || v.json,
+    });
     const out = v.out ?? join(modelDir, 'svd');
     const pct = (x: number) => Math.round(x * 1000) / 10;
     const md = markdownTable(
-      ['fraction %', 'train %', 'test %', 'adversarial %', 're-attack robustness', 're-attack success %'],
-      r.points.map((p) => [p.fraction * 100, pct(p.trainAccuracy), pct(p.testAccuracy), pct(p.adversarialAccuracy), p.reattackRobustness, p.reattackSuccessRate === null ? null : pct(p.reattackSuccessRate)]),
-      { digits: 3 },
+      [
+        'fraction %',
+        'train %',
+        'test %',
+        'adversarial %',
+        're-attack robustness',
+        're-attack success %',
+      ],
+      r.points.map((p) => [
+        Math.round(p.fraction * 100),
+        pct(p.trainAccuracy),
+        pct(p.testAccuracy),
+        pct(p.adversarialAccuracy),
+        p.reattackRobustness === null ? null : p.reattackRobustness.toFixed(3),
+        p.reattackSuccessRate === null ? null : pct(p.reattackSuccessRate),
+      ]),
+      { digits: 1 },
     );
     const x = r.points.map((p) => p.fraction * 100);
     const hasRe = r.points.some((p) => p.reattackRobustness !== null);
@@ -77,13 +105,28 @@ export async function run(argv: string[]): Promise<void> {
         { name: 'train accuracy', x, y: r.points.map((p) => pct(p.trainAccuracy)) },
         { name: 'test accuracy', x, y: r.points.map((p) => pct(p.testAccuracy)) },
         { name: 'adversarial accuracy', x, y: r.points.map((p) => pct(p.adversarialAccuracy)) },
-        ...(hasRe ? [{ name: 're-attack robustness', x, y: r.points.map((p) => p.reattackRobustness), dashed: true, axis: 'right' as const }] : []),
+        ...(hasRe
+          ? [
+              {
+                name: 're-attack robustness',
+                x,
+                y: r.points.map((p) => p.reattackRobustness),
+                dashed: true,
+                axis: 'right' as const,
+              },
+            ]
+          : []),
       ],
       ...(hasRe ? { y2Label: 'relative L2 of a fresh attack', y2Min: 0 } : {}),
     });
     writeJsonAtomic(join(out, `svd-${mode}.json`), r);
     const fig = await writeFigure(join(out, `svd-${mode}`), svg);
-    output(v.json, { command: 'svd', ...r, figure: fig }, () => `${md}\nSVD of all layers once: ${r.svdSeconds.toFixed(2)} s; sweep ${r.seconds.toFixed(1)} s\nfigure: ${fig.png}`);
+    output(
+      v.json,
+      { command: 'svd', ...r, figure: fig },
+      () =>
+        `${md}\nSVD of all layers once: ${r.svdSeconds.toFixed(2)} s; sweep ${r.seconds.toFixed(1)} s\nfigure: ${fig.png}`,
+    );
   } finally {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   }

@@ -3,9 +3,22 @@ import { initBackend } from '../../backend/backend.js';
 import { GENERATOR_DEFAULTS, type GeneratorKind } from '../../latent/generators.js';
 import { defaultLatentDir, runTrainGenerator as trainJob } from '../../latent/jobs.js';
 import { join } from 'node:path';
-import { intOpt, numOpt, output, parse, requireOpt } from '../args.js';
+import {
+  intOpt,
+  numOpt,
+  output,
+  parse,
+  requireOpt,
+  LIMIT_OPTIONS,
+  limits,
+  helpRequested,
+} from '../args.js';
 
-export async function runTrainGenerator(kind: GeneratorKind, argv: string[], help: string): Promise<void> {
+export async function runTrainGenerator(
+  kind: GeneratorKind,
+  argv: string[],
+  help: string,
+): Promise<void> {
   const { values: v } = parse(argv, {
     dataset: { type: 'string' },
     epochs: { type: 'string' },
@@ -13,13 +26,9 @@ export async function runTrainGenerator(kind: GeneratorKind, argv: string[], hel
     lr: { type: 'string' },
     seed: { type: 'string' },
     out: { type: 'string' },
-    'limit-train': { type: 'string' },
-    'limit-test': { type: 'string' },
+    ...LIMIT_OPTIONS,
   });
-  if (v.help) {
-    process.stdout.write(help + '\n');
-    return;
-  }
+  if (helpRequested(v, help)) return;
   const dataset = parseDatasetName(requireOpt('dataset', v.dataset));
   await initBackend({ backend: v.backend });
   const r = await trainJob({
@@ -31,12 +40,14 @@ export async function runTrainGenerator(kind: GeneratorKind, argv: string[], hel
     seed: intOpt('seed', v.seed, 0),
     out: v.out ?? join(defaultLatentDir(dataset), kind),
     dataDir: v['data-dir'],
-    limitTrain: v['limit-train'] ? intOpt('limit-train', v['limit-train'], 0, 1) : undefined,
-    limitTest: v['limit-test'] ? intOpt('limit-test', v['limit-test'], 0, 1) : undefined,
+    ...limits(v),
     silent: v.quiet || v.json,
   });
-  output(v.json, { command: `train ${kind}`, ...r }, () =>
-    `${dataset} ${kind}: ${r.epochs} epochs in ${r.seconds.toFixed(1)} s, final loss ${r.finalLoss?.toFixed(2)}, ` +
+  output(
+    v.json,
+    { command: `train ${kind}`, ...r },
+    () =>
+      `${dataset} ${kind}: ${r.epochs} epochs in ${r.seconds.toFixed(1)} s, final loss ${r.finalLoss?.toFixed(2)}, ` +
       `test reconstruction ||D(E(x)) − x||₂ = ${r.testReconstructionL2.toFixed(3)}; saved to ${r.out}`,
   );
 }

@@ -4,7 +4,15 @@ import { RobustlabError } from '../../data/errors.js';
 import { ARCHS, DEFAULT_HIDDEN, parseArch } from '../../models/classifier.js';
 import { runTrainClassifier } from '../../experiments/classifier-job.js';
 import { parseSpace, SPACES } from '../../experiments/spaces.js';
-import { intOpt, output, parse, requireOpt } from '../args.js';
+import {
+  intOpt,
+  output,
+  parse,
+  requireOpt,
+  LIMIT_OPTIONS,
+  limits,
+  helpRequested,
+} from '../args.js';
 
 const HELP = `usage: robustlab train classifier --dataset D --arch A [options]
        robustlab train ae|vae --dataset D [options]
@@ -34,7 +42,8 @@ export async function run(argv: string[]): Promise<void> {
     const { runTrainGenerator } = await import('./train-generator.js');
     return runTrainGenerator(what, rest, HELP);
   }
-  if (what !== 'classifier') throw new RobustlabError(`unknown model kind '${what}' (expected classifier, ae or vae)`);
+  if (what !== 'classifier')
+    throw new RobustlabError(`unknown model kind '${what}' (expected classifier, ae or vae)`);
   const { values: v } = parse(rest, {
     dataset: { type: 'string' },
     arch: { type: 'string' },
@@ -44,13 +53,9 @@ export async function run(argv: string[]): Promise<void> {
     seed: { type: 'string' },
     out: { type: 'string' },
     'latent-dir': { type: 'string' },
-    'limit-train': { type: 'string' },
-    'limit-test': { type: 'string' },
+    ...LIMIT_OPTIONS,
   });
-  if (v.help) {
-    process.stdout.write(HELP + '\n');
-    return;
-  }
+  if (helpRequested(v, HELP)) return;
   const dataset = parseDatasetName(requireOpt('dataset', v.dataset));
   const arch = parseArch(requireOpt('arch', v.arch));
   const space = parseSpace(v.space ?? 'image');
@@ -69,8 +74,7 @@ export async function run(argv: string[]): Promise<void> {
     out,
     dataDir: v['data-dir'],
     latentDir: v['latent-dir'],
-    limitTrain: v['limit-train'] ? intOpt('limit-train', v['limit-train'], 0, 1) : undefined,
-    limitTest: v['limit-test'] ? intOpt('limit-test', v['limit-test'], 0, 1) : undefined,
+    ...limits(v),
     silent: v.quiet || v.json,
   });
   output(v.json, { command: 'train classifier', ...r }, () =>
