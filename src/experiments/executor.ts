@@ -6,7 +6,12 @@
  */
 import { Worker } from 'node:worker_threads';
 import { RobustlabError } from '../data/errors.js';
-import { formatDuration } from '../util/progress.js';
+import {
+  formatDuration,
+  observeProgress,
+  progressLine,
+  type ProgressEvent,
+} from '../util/progress.js';
 import { runStage, stageDone, type RunContext, type Stage } from './stages.js';
 
 export interface ExecuteOptions {
@@ -15,6 +20,64 @@ export interface ExecuteOptions {
   ctx: RunContext;
   force?: string[];
   log?: (line: string) => void;
+  /** Redraw one bar per running stage in place (a terminal); else bars go in the periodic log. */
+  live?: boolean;
+}
+
+/** The latest bar of every running stage; on a terminal, redrawn in place below the log. */
+class StageBars {
+  private readonly bars = new Map<string, { e: ProgressEvent | null; start: number }>();
+  private drawn = 0;
+
+  constructor(
+    private readonly live: boolean,
+    private readonly write: (s: string) => void,
+  ) {}
+
+  start(name: string): void {
+    this.bars.set(name, { e: null, start: Date.now() });
+  }
+
+  update(name: string, e: ProgressEvent): void {
+    const b = this.bars.get(name);
+    if (b) b.e = e;
+  }
+
+  end(name: string): void {
+    this.bars.delete(name);
+  }
+
+  lines(): string[] {
+    return [...this.bars].map(
+      ([name, b]) =>
+        `  ${name}: ${b.e ? progressLine(b.e.label, b.e.done, b.e.total, b.start, b.e.extra) : 'starting'}`,
+    );
+  }
+
+  /** Print a log line (above the bars on a terminal). */
+  log(line: string): void {
+    this.clear();
+    this.write(line + '\n');
+    this.draw();
+  }
+
+  redraw(): void {
+    this.clear();
+    this.draw();
+  }
+
+  private clear(): void {
+    if (this.live && this.drawn) this.write(`\x1b[${this.drawn}A\x1b[J`);
+    this.drawn = 0;
+  }
+
+  private draw(): void {
+    if (!this.live) return;
+    const cols = (process.stderr.columns ?? 120) - 1;
+    const ls = this.lines().map((l) => l.slice(0, cols));
+    for (const l of ls) this.write(l + '\n');
+    this.drawn = ls.length;
+  }
 }
 
 export interface ExecuteReport {
@@ -34,7 +97,9 @@ function makeWorker(workerData: unknown): Worker {
 }
 
 export async function execute(stages: Stage[], o: ExecuteOptions): Promise<ExecuteReport> {
-  const log = o.log ?? (() => {});
+  const quiet = !o.log;
+  const bars = new StageBars(!quiet && !!o.live, (x) => process.stderr.write(x));
+  const log = quiet ? () => {} : o.live ? (l: string) => bars.log(l) : o.log!;
   const t0 = performance.now();
   const byName = new Map(stages.map((s) => [s.name, s]));
   const forced = new Set<string>();
@@ -73,41 +138,41 @@ export async function execute(stages: Stage[], o: ExecuteOptions): Promise<Execu
   const ready = () => waiting().filter((s) => s.deps.every((d) => done.has(d)));
   const dirsOf = (s: Stage) => Object.fromEntries(s.deps.map((d) => [d, byName.get(d)!.dir]));
 
-  const ticker = setInterval(() => {
-    if (running.size)
-      log(
-        `${status()} running: ${[...running].map(([n, t]) => `${n} (${formatDuration((performance.now() - t) / 1000)})`).join(', ')}`,
-      );
-  }, 30_000);
+  // On a terminal the bars are redrawn every second; otherwise a status block every 30 s.
+  const ticker = setInterval(
+    () => {
+      if (!running.size || quiet) return;
+      if (o.live) bars.redraw();
+      else log([`${status()} running:`, ...bars.lines()].join('\n'));
+    },
+    o.live ? 1000 : 30_000,
+  );
+  const started = (s: Stage) => {
+    running.set(s.name, performance.now());
+    bars.start(s.name);
+    log(`${status()} start ${s.name}`);
+  };
+  const finished = (name: string) => {
+    running.delete(name);
+    bars.end(name);
+    done.add(name);
+    computed.push(name);
+    log(`${status()} done  ${name}`);
+  };
   try {
     if (o.workers <= 1) {
       for (let s = ready()[0]; s; s = ready()[0]) {
-        running.set(s.name, performance.now());
-        log(`${status()} start ${s.name}`);
+        started(s);
+        const name = s.name;
+        observeProgress((e) => bars.update(name, e));
         await runStage(s, dirsOf(s), o.ctx);
-        running.delete(s.name);
-        done.add(s.name);
-        computed.push(s.name);
-        log(`${status()} done  ${s.name}`);
+        finished(name);
       }
     } else {
-      await runPool(
-        o,
-        ready,
-        dirsOf,
-        (name) => {
-          running.delete(name);
-          done.add(name);
-          computed.push(name);
-          log(`${status()} done  ${name}`);
-        },
-        (s) => {
-          running.set(s.name, performance.now());
-          log(`${status()} start ${s.name}`);
-        },
-      );
+      await runPool(o, ready, dirsOf, finished, started, (name, e) => bars.update(name, e));
     }
   } finally {
+    observeProgress(null);
     clearInterval(ticker);
   }
   const left = waiting();
@@ -124,6 +189,7 @@ async function runPool(
   dirsOf: (s: Stage) => Record<string, string>,
   onDone: (name: string) => void,
   onStart: (s: Stage) => void,
+  onProgress: (name: string, e: ProgressEvent) => void,
 ): Promise<void> {
   const workers = Array.from({ length: o.workers }, () =>
     makeWorker({ backend: o.backend, ctx: o.ctx }),
@@ -147,21 +213,34 @@ async function runPool(
         w.on('error', (e) =>
           reject(new RobustlabError(`worker failed: ${e.message.split('\n')[0]}`)),
         );
-        w.on('message', (m: { ready?: boolean; ok?: boolean; name?: string; error?: string }) => {
-          if (m.ready) {
+        w.on(
+          'message',
+          (m: {
+            ready?: boolean;
+            ok?: boolean;
+            name?: string;
+            error?: string;
+            progress?: ProgressEvent;
+          }) => {
+            if (m.progress) {
+              onProgress(m.name!, m.progress);
+              return;
+            }
+            if (m.ready) {
+              idle.push(w);
+              dispatch();
+              return;
+            }
+            busy.delete(m.name!);
+            if (!m.ok) {
+              reject(new RobustlabError(`stage ${m.name} failed: ${m.error}`));
+              return;
+            }
+            onDone(m.name!);
             idle.push(w);
             dispatch();
-            return;
-          }
-          busy.delete(m.name!);
-          if (!m.ok) {
-            reject(new RobustlabError(`stage ${m.name} failed: ${m.error}`));
-            return;
-          }
-          onDone(m.name!);
-          idle.push(w);
-          dispatch();
-        });
+          },
+        );
       }
     });
   } finally {

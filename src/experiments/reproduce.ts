@@ -21,6 +21,8 @@ export interface ReproduceOptions {
   dataDir?: string;
   force?: string[];
   log?: (line: string) => void;
+  /** Redraw per-stage bars in place (stderr is a terminal). */
+  live?: boolean;
 }
 
 export async function reproduce(o: ReproduceOptions) {
@@ -43,6 +45,7 @@ export async function reproduce(o: ReproduceOptions) {
     ctx: { dataDir, seed: o.seed },
     force: o.force,
     log: o.log,
+    live: o.live,
   });
   o.log?.('writing report');
   const totalStageSeconds = stages.reduce((s, st) => s + stageSeconds(st), 0);

@@ -78,7 +78,9 @@ export async function writeStudyReport(
     const transfer: Record<string, Record<string, number[]>> = {};
     for (const a of ARCHS)
       for (const c of get(`transfer/${d}/${a}`)?.cells ?? [])
-        ((transfer[c.space] ??= {})[c.arch] ??= []).push(c.accuracy);
+        // NaN (nothing to transfer) is stored as null in JSON: skip it.
+        if (typeof c.accuracy === 'number')
+          ((transfer[c.space] ??= {})[c.arch] ??= []).push(c.accuracy);
     const transferMean: Record<string, Record<string, number>> = {};
     for (const sp of LATENT)
       for (const a of ARCHS) (transferMean[sp] ??= {})[a] = mean(transfer[sp]?.[a] ?? []);
@@ -427,7 +429,10 @@ function checkClaims(d: string, acc: any, rob: any, transfer: any, svd: any): Cl
       c.push({
         dataset: d,
         claim: `40% of bottom singular values ${mode === 'scale' ? 'scaled down' : 'zeroed'}: high boost in adversarial accuracy, weak drop in test accuracy`,
-        supported: Number.isFinite(boost) ? boost >= 0.2 && drop <= 0.02 : null,
+        supported:
+          typeof p0.adversarialAccuracy === 'number' && typeof p40.adversarialAccuracy === 'number'
+            ? boost >= 0.2 && drop <= 0.02
+            : null,
         evidence: `adversarial accuracy ${pct(p0.adversarialAccuracy)}% → ${pct(p40.adversarialAccuracy)}%, test ${pct(p0.testAccuracy)}% → ${pct(p40.testAccuracy)}% (criteria: boost ≥ 20 points, drop ≤ 2 points)`,
       });
     }

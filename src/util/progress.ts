@@ -28,7 +28,26 @@ export function formatDuration(sec: number): string {
   return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
 }
 
+/** What a progress bar reports to an observer (e.g. the reproduce scheduler). */
+export interface ProgressEvent {
+  label: string;
+  done: number;
+  total: number;
+  extra: string;
+}
+
+let observer: ((e: ProgressEvent) => void) | null = null;
+
+/**
+ * Send every bar's state (silent ones included) to `fn`, at most once a second per bar. The
+ * reproduce scheduler uses this to show one bar per running stage, from any worker thread.
+ */
+export function observeProgress(fn: ((e: ProgressEvent) => void) | null): void {
+  observer = fn;
+}
+
 export class Progress {
+  private lastObserved = 0;
   private done = 0;
   private readonly start = Date.now();
   private lastDraw = 0;
@@ -63,26 +82,28 @@ export class Progress {
   }
 
   line(): string {
-    const { total, label, unit = 'it' } = this.opts;
-    const elapsed = (Date.now() - this.start) / 1000;
-    const rate = elapsed > 0 ? this.done / elapsed : 0;
-    const eta = rate > 0 ? (total - this.done) / rate : Infinity;
-    const frac = total > 0 ? Math.min(1, this.done / total) : 1;
-    const width = 24;
-    const filled = Math.round(frac * width);
-    const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
-    const rateStr = rate >= 10 ? rate.toFixed(0) : rate >= 1 ? rate.toFixed(1) : rate.toFixed(2);
-    return (
-      `${label} ${bar} ${this.done}/${total} ${(frac * 100).toFixed(0)}% ` +
-      `${rateStr} ${unit}/s elapsed ${formatDuration(elapsed)} eta ${formatDuration(eta)}` +
-      (this.extra ? ` ${this.extra}` : '')
+    return progressLine(
+      this.opts.label,
+      this.done,
+      this.opts.total,
+      this.start,
+      this.extra,
+      this.opts.unit,
     );
   }
-
   private draw(final: boolean): void {
+    const now = Date.now();
+    if (observer && (final || now - this.lastObserved >= 1000)) {
+      this.lastObserved = now;
+      observer({
+        label: this.opts.label,
+        done: this.done,
+        total: this.opts.total,
+        extra: this.extra,
+      });
+    }
     const s = this.stream;
     if (!s) return;
-    const now = Date.now();
     if (s.isTTY) {
       if (!final && now - this.lastDraw < 100) return;
       this.lastDraw = now;
@@ -104,4 +125,28 @@ export class Progress {
 function defaultStream(): ProgressSink | null {
   const g = globalThis as { process?: { stderr?: ProgressSink } };
   return g.process?.stderr ?? null;
+}
+
+/** One bar line: label, bar, count, percent, rate, elapsed, ETA and an info string. */
+export function progressLine(
+  label: string,
+  done: number,
+  total: number,
+  start: number,
+  extra = '',
+  unit = 'it',
+): string {
+  const elapsed = (Date.now() - start) / 1000;
+  const rate = elapsed > 0 ? done / elapsed : 0;
+  const eta = rate > 0 ? (total - done) / rate : Infinity;
+  const frac = total > 0 ? Math.min(1, done / total) : 1;
+  const width = 24;
+  const filled = Math.round(frac * width);
+  const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
+  const rateStr = rate >= 10 ? rate.toFixed(0) : rate >= 1 ? rate.toFixed(1) : rate.toFixed(2);
+  return (
+    `${label} ${bar} ${done}/${total} ${(frac * 100).toFixed(0)}% ` +
+    `${rateStr} ${unit}/s elapsed ${formatDuration(elapsed)} eta ${formatDuration(eta)}` +
+    (extra ? ` ${extra}` : '')
+  );
 }

@@ -51,6 +51,7 @@ export async function run(argv: string[]): Promise<void> {
     dataDir: v['data-dir'],
     force: v.force as string[] | undefined,
     log: v.quiet || v.json ? undefined : (l) => process.stderr.write(l + '\n'),
+    live: !!process.stderr.isTTY,
   });
   output(v.json, { command: 'reproduce', ...r }, () =>
     [
