@@ -10,7 +10,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include <dlfcn.h>
 
@@ -25,12 +27,17 @@ typedef void (*sgemm_fn)(int order, int transA, int transB, int M, int N, int K,
                          const float* A, int lda, const float* B, int ldb, float beta, float* C,
                          int ldc);
 typedef void (*set_threads_fn)(int);
+// LAPACK's dgesdd (bundled in OpenBLAS), Fortran calling convention: column-major, by pointer.
+typedef void (*dgesdd_fn)(const char* jobz, const int* m, const int* n, double* a, const int* lda,
+                          double* s, double* u, const int* ldu, double* vt, const int* ldvt,
+                          double* work, const int* lwork, int* iwork, int* info);
 typedef int (*get_threads_fn)(void);
 typedef char* (*get_str_fn)(void);
 
 namespace {
 
 sgemm_fn cblas_sgemm = nullptr;
+dgesdd_fn lapack_dgesdd = nullptr;  // optional: absent in an OpenBLAS built without LAPACK
 set_threads_fn openblas_set_num_threads = nullptr;
 get_threads_fn openblas_get_num_threads = nullptr;
 get_str_fn openblas_get_config = nullptr;
@@ -86,6 +93,7 @@ std::string InitOpenBlas() {
   openblas_get_config = cfg;
   openblas_get_corename = core;
   cblas_sgemm = sgemm;
+  lapack_dgesdd = reinterpret_cast<dgesdd_fn>(dlsym(lib, "dgesdd_"));
   return "";
 }
 
@@ -208,6 +216,54 @@ napi_value Sgemm(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+bool GetF64(napi_env env, napi_value v, double** data, size_t* length) {
+  bool is_ta = false;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return false;
+  napi_typedarray_type type;
+  void* ptr = nullptr;
+  size_t len = 0;
+  if (napi_get_typedarray_info(env, v, &type, &len, &ptr, nullptr, nullptr) != napi_ok) return false;
+  if (type != napi_float64_array || (len > 0 && ptr == nullptr)) return false;
+  *data = static_cast<double*>(ptr);
+  *length = len;
+  return true;
+}
+
+// dgesdd(m, n, a, s, u, vt): thin SVD of the column-major m×n matrix a (overwritten), into
+// s (k = min(m, n)), u (m×k, column-major) and vt (k×n, column-major). Returns LAPACK's info.
+napi_value Dgesdd(napi_env env, napi_callback_info info) {
+  if (!lapack_dgesdd) return Throw(env, "this OpenBLAS has no LAPACK dgesdd");
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 6)
+    return Throw(env, "dgesdd needs (m, n, a, s, u, vt)");
+  int64_t m, n;
+  double *a, *s, *u, *vt;
+  size_t la, ls, lu, lvt;
+  if (!GetInt(env, argv[0], &m) || !GetInt(env, argv[1], &n) || m < 1 || n < 1)
+    return Throw(env, "dgesdd: m and n must be positive integers");
+  if (!GetF64(env, argv[2], &a, &la) || !GetF64(env, argv[3], &s, &ls) ||
+      !GetF64(env, argv[4], &u, &lu) || !GetF64(env, argv[5], &vt, &lvt))
+    return Throw(env, "dgesdd: a, s, u, vt must be Float64Arrays");
+  const int64_t k = std::min(m, n);
+  if (la < static_cast<size_t>(m * n) || ls < static_cast<size_t>(k) ||
+      lu < static_cast<size_t>(m * k) || lvt < static_cast<size_t>(k * n))
+    return Throw(env, "dgesdd: arrays too small for the shape");
+  const char jobz = 'S';
+  const int mi = static_cast<int>(m), ni = static_cast<int>(n), ki = static_cast<int>(k);
+  int lwork = -1, status = 0;
+  double query = 0;
+  std::vector<int> iwork(8 * k);
+  lapack_dgesdd(&jobz, &mi, &ni, a, &mi, s, u, &mi, vt, &ki, &query, &lwork, iwork.data(), &status);
+  if (status != 0) return Throw(env, "dgesdd workspace query failed");
+  lwork = static_cast<int>(query);
+  std::vector<double> work(std::max(1, lwork));
+  lapack_dgesdd(&jobz, &mi, &ni, a, &mi, s, u, &mi, vt, &ki, work.data(), &lwork, iwork.data(), &status);
+  napi_value out;
+  napi_create_int32(env, status, &out);
+  return out;
+}
+
 napi_value SetNumThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -249,6 +305,7 @@ NAPI_MODULE_INIT() {
       {"setNumThreads", nullptr, SetNumThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"getNumThreads", nullptr, GetNumThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"config", nullptr, Config, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"dgesdd", nullptr, Dgesdd, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

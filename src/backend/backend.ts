@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { RobustlabError } from '../data/errors.js';
 import { installMatmulFix } from './matmul-fix.js';
-import { installNativeMatmul } from './native-matmul.js';
+import { installNativeMatmul, nativeSvd } from './native-matmul.js';
+import { setSvdProvider } from './linalg.js';
 
 export const BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -47,10 +48,12 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendNam
     if (!ok) throw new RobustlabError(`backend '${name}' failed to initialise`);
   }
   await tf.ready();
+  const native = opts.native ?? process.env.ROBUSTLAB_NATIVE !== '0';
   if (name === 'wasm') {
-    const native = opts.native ?? process.env.ROBUSTLAB_NATIVE !== '0';
     if (!(native && installNativeMatmul('wasm')) && opts.matmulFix !== false)
       installMatmulFix('wasm');
   }
+  // LAPACK's SVD for the spectral defence when the native addon is there (any backend).
+  setSvdProvider(native && nativeSvd(new Float64Array([1]), 1, 1) ? nativeSvd : null);
   return name;
 }

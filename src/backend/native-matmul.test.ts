@@ -314,3 +314,42 @@ describe('native (OpenBLAS) matmul', () => {
     },
   );
 });
+
+describe('native SVD (LAPACK dgesdd)', () => {
+  it.skipIf(!built)('agrees with the exact Jacobi SVD to float64 precision', async () => {
+    const { nativeSvd } = await import('./native-matmul.js');
+    const { setSvdProvider, svdProvider } = await import('./linalg.js');
+    const { svd } = await import('../defences/spectral.js');
+    const saved = svdProvider();
+    setSvdProvider(null); // the reference: robustlab's own Jacobi SVD
+    try {
+      let seed = 7;
+      const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+      for (const [rows, cols] of [
+        [784, 64],
+        [64, 64],
+        [64, 10],
+        [10, 37],
+      ]) {
+        const w = Float64Array.from({ length: rows * cols }, rand);
+        const ref = svd(w, rows, cols);
+        const nat = nativeSvd(w, rows, cols)!;
+        expect(nat).not.toBeNull();
+        const k = Math.min(rows, cols);
+        for (let i = 0; i < k; i++)
+          expect(Math.abs(nat.s[i] - ref.s[i])).toBeLessThan(1e-10 * ref.s[0]);
+        // U diag(s) Vᵀ rebuilds W (the vectors' signs may differ from Jacobi's).
+        let maxErr = 0;
+        for (let r = 0; r < rows; r++)
+          for (let c = 0; c < cols; c++) {
+            let v = 0;
+            for (let i = 0; i < k; i++) v += nat.u[r * k + i] * nat.s[i] * nat.vt[i * cols + c];
+            maxErr = Math.max(maxErr, Math.abs(v - w[r * cols + c]));
+          }
+        expect(maxErr).toBeLessThan(1e-12);
+      }
+    } finally {
+      setSvdProvider(saved);
+    }
+  });
+});

@@ -54,6 +54,36 @@ export interface NativeMatmulAddon {
   setNumThreads(n: number): void;
   getNumThreads(): number;
   config(): string;
+  /** LAPACK thin SVD of a column-major m×n matrix (a is overwritten); returns LAPACK's info. */
+  dgesdd?(
+    m: number,
+    n: number,
+    a: Float64Array,
+    s: Float64Array,
+    u: Float64Array,
+    vt: Float64Array,
+  ): number;
+}
+
+/**
+ * Thin SVD of a row-major [rows, cols] matrix by LAPACK dgesdd, or null without the addon.
+ * Row-major W is column-major Wᵀ; LAPACK's Wᵀ = U'ΣV'ᵀ gives W = V'ΣU'ᵀ, and its buffers are
+ * exactly our row-major U (= V'ᵀ's buffer) and Vᵀ (= U''s buffer): no copies needed.
+ */
+export function nativeSvd(
+  w: Float64Array,
+  rows: number,
+  cols: number,
+): { u: Float64Array; s: Float64Array; vt: Float64Array } | null {
+  const a = loadNativeMatmul();
+  if (!a?.dgesdd) return null;
+  const k = Math.min(rows, cols);
+  const s = new Float64Array(k);
+  const uPrime = new Float64Array(cols * k); // becomes our Vᵀ [k, cols]
+  const vtPrime = new Float64Array(k * rows); // becomes our U [rows, k]
+  const info = a.dgesdd(cols, rows, Float64Array.from(w), s, uPrime, vtPrime);
+  if (info !== 0) return null; // did not converge: the caller falls back to Jacobi
+  return { u: vtPrime, s, vt: uPrime };
 }
 
 export interface NativeMatmulStatus {

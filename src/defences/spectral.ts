@@ -21,6 +21,7 @@
 import { RobustlabError } from '../data/errors.js';
 import { MlpClassifier } from '../models/classifier.js';
 import { Mlp } from '../models/mlp.js';
+import { svdProvider } from '../backend/linalg.js';
 
 /** The SVD of one row-major matrix W of shape [rows, cols]: W = U diag(s) Vᵀ. */
 export interface LayerSvd {
@@ -56,6 +57,9 @@ export function svd(w: ArrayLike<number>, rows: number, cols: number): LayerSvd 
   }
   const count = Math.min(rows, cols);
   const copy = Float64Array.from(w);
+  // A registered provider (LAPACK via the native addon) when there is one; else our Jacobi.
+  const fast = svdProvider()?.(copy, rows, cols);
+  if (fast) return { rows, cols, count, u: fast.u, s: fast.s, vt: fast.vt, w: copy };
   if (rows >= cols) {
     // The tall core wants W column-major: transpose.
     const a = new Float64Array(rows * cols);
