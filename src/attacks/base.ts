@@ -131,6 +131,7 @@ export function runAttack(
   };
   try {
     for (let t = 0; active.length > 0; t++) {
+      clf.prepare?.(x);
       // Check the current iterate first, so an example's steps = updates it needed.
       const hit = tf.tidy(() => {
         const logits = clf.logits(x);

@@ -189,3 +189,48 @@ describe('code files', () => {
     expect((await buildLatentDataset({ ...job, latentDir: dirs[1] })).reused).toBe(false);
   });
 });
+
+describe('implicit gradient of the projection', () => {
+  it('matches finite differences of the projected code, and releases its tensors', async () => {
+    const ds = await data();
+    const gen = Generator.create('ae', 6);
+    trainGenerator(
+      gen,
+      { x: ds.train.images, n: ds.train.n, dim: 784 },
+      { epochs: 2, seed: 6, silent: true },
+    );
+    await yieldToEventLoop();
+    // A linear head so that d(logit)/dz is constant: the check is on dz⋆/dx.
+    const head = MlpClassifier.create('1L', 32, { hidden: 8, seed: 6 });
+    const p = new LatentPipelineClassifier(head, gen, 'ae-projection', {
+      seed: 1,
+      projectionGradient: 'implicit',
+      attackSteps: 300,
+    });
+    const before = tf.memory().numTensors;
+    const x = tf.tensor2d(ds.test.images.subarray(0, 784), [1, 784]);
+    p.prepare(x);
+    const g = tf.tidy(() =>
+      tf.grad((xx: tf.Tensor) => tf.sum(p.logits(xx as tf.Tensor2D).slice([0, 0], [1, 1])))(x),
+    );
+    // Directional derivative along g, by re-projecting x ± h·g/‖g‖ (warm start keeps it smooth).
+    const gv = g.dataSync() as Float32Array;
+    const norm = Math.hypot(...gv);
+    const h = 0.05;
+    const f = (sign: number) => {
+      const xs = tf.tidy(() => tf.add(x, tf.mul(g, (sign * h) / norm)) as tf.Tensor2D);
+      p.prepare(xs);
+      const v = tf.tidy(() => p.logits(xs).slice([0, 0], [1, 1]).dataSync()[0]);
+      xs.dispose();
+      return v;
+    };
+    const fd = (f(1) - f(-1)) / (2 * h);
+    // The implicit gradient predicts a directional derivative of ‖g‖ along g/‖g‖.
+    expect(fd).toBeGreaterThan(0.5 * norm);
+    expect(fd).toBeLessThan(1.5 * norm);
+    p.release();
+    tf.dispose([x, g]);
+    expect(tf.memory().numTensors).toBe(before);
+    p.dispose();
+  });
+});

@@ -23,10 +23,51 @@ const stopGradient = tf.customGrad(((a: tf.Tensor) => ({
 export interface PipelineOptions extends Partial<ProjectionOptions> {
   vaeCode?: 'sample' | 'mean';
   seed?: number;
+  /**
+   * Projection spaces, for attacks: 'implicit' makes `prepare(x)` project x (warm-started at
+   * E(x), `attackSteps` Adam steps) and the gradient the Gauss–Newton implicit gradient of the
+   * projection, d(z⋆)/dx ≈ (JᵀJ)⁻¹Jᵀ with J = ∂D/∂z at z⋆ (from the optimality condition
+   * Jᵀ(D(z*) − x) = 0, dropping second derivatives of D).
+   */
+  projectionGradient?: 'encoder' | 'implicit';
+  attackSteps?: number;
+}
+
+/** Solve the n small SPD systems A_i u_i = b_i (A: [n, k, k], b: [n, k]) by Cholesky, on host. */
+function solveSpd(A: Float32Array, b: Float32Array, n: number, k: number): Float32Array {
+  const u = new Float32Array(n * k);
+  const L = new Float64Array(k * k);
+  const y = new Float64Array(k);
+  for (let e = 0; e < n; e++) {
+    const a = A.subarray(e * k * k, (e + 1) * k * k);
+    let trace = 0;
+    for (let i = 0; i < k; i++) trace += a[i * k + i];
+    const damp = 1e-6 * (trace / k) + 1e-12; // keeps a nearly flat decoder direction solvable
+    for (let i = 0; i < k; i++) {
+      for (let j = 0; j <= i; j++) {
+        let sum = a[i * k + j] + (i === j ? damp : 0);
+        for (let m = 0; m < j; m++) sum -= L[i * k + m] * L[j * k + m];
+        L[i * k + j] = i === j ? Math.sqrt(Math.max(sum, 1e-30)) : sum / L[j * k + j];
+      }
+    }
+    for (let i = 0; i < k; i++) {
+      let sum = b[e * k + i];
+      for (let m = 0; m < i; m++) sum -= L[i * k + m] * y[m];
+      y[i] = sum / L[i * k + i];
+    }
+    for (let i = k - 1; i >= 0; i--) {
+      let sum = y[i];
+      for (let m = i + 1; m < k; m++) sum -= L[m * k + i] * u[e * k + m];
+      u[e * k + i] = sum / L[i * k + i];
+    }
+  }
+  return u;
 }
 
 export class LatentPipelineClassifier implements Classifier {
   private calls = 0;
+  /** For 'implicit': the iterate `prepare` saw, its projection z* and Jacobian J [n, 784, 32]. */
+  private prepared: { x: tf.Tensor2D; z: tf.Tensor2D; J: tf.Tensor3D } | null = null;
 
   constructor(
     readonly head: MlpClassifier,
@@ -61,10 +102,69 @@ export class LatentPipelineClassifier implements Classifier {
   }
 
   logits(x: tf.Tensor2D): tf.Tensor2D {
+    if (this.prepared && this.prepared.x === x)
+      return tf.tidy(() => this.head.logits(this.implicitCode(x)));
     return tf.tidy(() => this.head.logits(this.code(x)));
   }
 
+  /** Project the attack's new iterate (outside any gradient tape) and linearise D there. */
+  prepare(x: tf.Tensor2D): void {
+    if (this.opts.projectionGradient !== 'implicit' || !isProjection(this.method)) return;
+    this.release();
+    const seed = deriveSeed(this.opts.seed ?? 0, `prepare:${this.calls++}`);
+    const z = tf.tidy(() => {
+      const init = this.gen.encodeMean(x);
+      return projectBatch(this.gen.decoder, x, {
+        ...this.opts,
+        steps: this.opts.attackSteps ?? 50,
+        seed,
+        init,
+      });
+    });
+    // Central finite differences of D along each latent axis: J[:, :, i] = ∂D/∂z_i at z*.
+    const J = tf.tidy(() => {
+      const [n, k] = z.shape;
+      const eps = 1e-2;
+      const eye = tf.mul(tf.eye(k), eps); // [k, k]
+      const zs = tf.reshape(tf.add(tf.expandDims(z, 1), tf.expandDims(eye, 0)), [
+        n * k,
+        k,
+      ]) as tf.Tensor2D;
+      const zm = tf.reshape(tf.sub(tf.expandDims(z, 1), tf.expandDims(eye, 0)), [
+        n * k,
+        k,
+      ]) as tf.Tensor2D;
+      const d = tf.div(tf.sub(this.gen.decode(zs), this.gen.decode(zm)), 2 * eps); // [n*k, 784]
+      return tf.transpose(tf.reshape(d, [n, k, -1]), [0, 2, 1]) as tf.Tensor3D; // [n, 784, k]
+    });
+    this.prepared = { x, z, J };
+  }
+
+  /** z*(x) with the Gauss–Newton implicit gradient in the backward pass. */
+  private implicitCode(x: tf.Tensor2D): tf.Tensor2D {
+    const { z, J } = this.prepared!;
+    const f = tf.customGrad(((xx: tf.Tensor) => ({
+      value: tf.add(tf.mul(xx, 0).sum(1, true), z), // = z*, with a (zero) dependence on x
+      gradFunc: (dy: tf.Tensor) => {
+        const [n, k] = z.shape;
+        const JtJ = tf.matMul(J, J, true, false); // [n, k, k]
+        const u = solveSpd(JtJ.dataSync() as Float32Array, dy.dataSync() as Float32Array, n, k);
+        JtJ.dispose();
+        // ∂L/∂x = J (JᵀJ)⁻¹ ∂L/∂z
+        return tf.reshape(tf.matMul(J, tf.tensor3d(u, [n, k, 1])), [n, -1]);
+      },
+    })) as never) as unknown as (a: tf.Tensor) => tf.Tensor2D;
+    return f(x);
+  }
+
+  /** Free the tensors kept by `prepare` (the head and generator stay). */
+  release(): void {
+    if (this.prepared) tf.dispose([this.prepared.z, this.prepared.J]);
+    this.prepared = null;
+  }
+
   dispose(): void {
+    this.release();
     this.head.dispose();
     this.gen.dispose();
   }

@@ -43,6 +43,12 @@ export interface Classifier {
   readonly numClasses: number;
   /** Differentiable logits for a batch [n, inputDim]. */
   logits(x: tf.Tensor2D): tf.Tensor2D;
+  /**
+   * Optional: called by iterative attacks with each new iterate before `logits` is used on it
+   * (inside or outside a gradient), for models whose forward pass contains an optimisation
+   * that must not run under the gradient tape (latent projection).
+   */
+  prepare?(x: tf.Tensor2D): void;
   dispose(): void;
 }
 

@@ -19,6 +19,8 @@ options:
   --step-size S      default ngd ${TARGETED_CE_L2_DEFAULTS.stepSize.ngd} (L2 length of a step), sgd ${TARGETED_CE_L2_DEFAULTS.stepSize.sgd}, adam ${TARGETED_CE_L2_DEFAULTS.stepSize.adam}
   --max-steps N      default ${TARGETED_CE_L2_DEFAULTS.maxSteps}
   --confidence P     default ${TARGETED_CE_L2_DEFAULTS.confidence}
+  --pixel-projection encoder|implicit   pixel-space attack on a projection space: the encoder as
+                     a surrogate (default, fast) or the projection's implicit gradient (strong, slow)
   --seed S           default 0
   --latent-dir DIR   for latent classifiers: where the code datasets are
   --out DIR          write adversarial.rlc and summary.json here
@@ -35,6 +37,7 @@ export async function run(argv: string[]): Promise<void> {
     'max-steps': { type: 'string' },
     confidence: { type: 'string' },
     seed: { type: 'string' },
+    'pixel-projection': { type: 'string' },
     'latent-dir': { type: 'string' },
     out: { type: 'string' },
   });
@@ -68,6 +71,12 @@ export async function run(argv: string[]): Promise<void> {
     dataDir: v['data-dir'],
     latentDir: v['latent-dir'],
     attack,
+    pixelProjection: choiceOpt(
+      'pixel-projection',
+      v['pixel-projection'],
+      ['encoder', 'implicit'] as const,
+      'encoder',
+    ),
     out: v.out,
     silent: v.quiet || v.json,
   });
