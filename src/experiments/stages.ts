@@ -16,7 +16,7 @@ import { runAttackJob } from './attack-job.js';
 import { transferAccuracy } from './transfer-job.js';
 import { runSvdJob } from './svd-job.js';
 import type { Preset } from './presets.js';
-import { TARGETED_CE_L2_DEFAULTS } from '../attacks/targeted-ce-l2.js';
+import { TARGETED_CE_L2_DEFAULTS, type TargetedCeL2Options } from '../attacks/targeted-ce-l2.js';
 
 /** The default step size, whether the defaults give one number or one per optimiser. */
 function stepSizeOf(optimizer: string, stepSize: number | Record<string, number>): number {
@@ -171,6 +171,12 @@ export function resolveGraph(defs: StageDef[], root: string): Stage[] {
 
 const DONE = 'stage.json';
 
+/** The attack settings stored in a stage's params (see buildGraph). */
+function attackSettings(p: Record<string, any>): TargetedCeL2Options {
+  const { maxSteps, lambda, optimizer, stepSize, confidence } = p;
+  return { maxSteps, lambda, optimizer, stepSize, confidence };
+}
+
 export function stageDone(s: Stage): boolean {
   return existsSync(join(s.dir, DONE));
 }
@@ -245,13 +251,7 @@ export async function runStage(
         count: p.count,
         seed: p.seed,
         dataDir: ctx.dataDir,
-        attack: {
-          maxSteps: p.maxSteps,
-          lambda: p.lambda,
-          optimizer: p.optimizer,
-          stepSize: p.stepSize,
-          confidence: p.confidence,
-        },
+        attack: attackSettings(p),
         out: s.dir,
         silent: true,
       });
@@ -283,13 +283,7 @@ export async function runStage(
         fractions: p.fractions,
         reattackCount: p.reattackCount,
         seed: p.seed,
-        attack: {
-          maxSteps: p.maxSteps,
-          lambda: p.lambda,
-          optimizer: p.optimizer,
-          stepSize: p.stepSize,
-          confidence: p.confidence,
-        },
+        attack: attackSettings(p),
         silent: true,
         ...limits,
       });

@@ -9,8 +9,9 @@ import type { DatasetName } from '../data/datasets.js';
 import { readAttackDir } from '../experiments/transfer-job.js';
 import { stageResult, stageSeconds, type Stage } from '../experiments/stages.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
-import { groupedBarChart, imageGallery, lineChart } from './svg.js';
+import { groupedBarChart, imageGallery } from './svg.js';
 import { markdownTable } from './table.js';
+import { svdFigure } from './svd-figure.js';
 import { writeFigure } from './render.js';
 import { escapeXml } from './svg.js';
 
@@ -181,68 +182,21 @@ export async function writeStudyReport(
     for (const mode of ['zero', 'scale'] as const) {
       const r = svd[mode];
       if (!r) continue;
-      const x = r.points.map((p: any) => p.fraction * 100);
-      const hasRe = r.points.some((p: any) => p.reattackRobustness !== null);
+      const fig = svdFigure(
+        `${d}: 2L, bottom singular values ${mode === 'zero' ? 'zeroed' : 'scaled by 1/10'}`,
+        r.points,
+      );
       figures.push({
         dataset: d,
         title: `Figure 7: SVD defence (${mode}) on the 2L image classifier`,
         file: `${d}-fig7-svd-${mode}`,
-        svg: lineChart({
-          title: `${d}: 2L, bottom singular values ${mode === 'zero' ? 'zeroed' : 'scaled by 1/10'}`,
-          xLabel: 'bottom singular values modified (%)',
-          yLabel: 'accuracy (%)',
-          yMin: 0,
-          yMax: 100,
-          series: [
-            { name: 'train accuracy', x, y: r.points.map((p: any) => pct(p.trainAccuracy)) },
-            { name: 'test accuracy', x, y: r.points.map((p: any) => pct(p.testAccuracy)) },
-            {
-              name: 'adversarial accuracy',
-              x,
-              y: r.points.map((p: any) => pct(p.adversarialAccuracy)),
-            },
-            ...(hasRe
-              ? [
-                  {
-                    name: 're-attack robustness',
-                    x,
-                    y: r.points.map((p: any) => p.reattackRobustness),
-                    dashed: true,
-                    axis: 'right' as const,
-                  },
-                ]
-              : []),
-          ],
-          ...(hasRe ? { y2Label: 'relative L2 of a fresh attack', y2Min: 0 } : {}),
-        }),
+        svg: fig.svg,
       });
-      tables.push({
-        dataset: d,
-        title: `SVD sweep (${mode})`,
-        md: markdownTable(
-          [
-            'fraction %',
-            'train %',
-            'test %',
-            'adversarial %',
-            're-attack robustness',
-            're-attack success %',
-          ],
-          r.points.map((p: any) => [
-            Math.round(p.fraction * 100),
-            pct(p.trainAccuracy),
-            pct(p.testAccuracy),
-            pct(p.adversarialAccuracy),
-            p.reattackRobustness === null ? null : p.reattackRobustness.toFixed(3),
-            pct(p.reattackSuccessRate),
-          ]),
-          { digits: 1 },
-        ),
-      });
+      tables.push({ dataset: d, title: `SVD sweep (${mode})`, md: fig.md });
     }
     // Figure 1: gallery from the 2L image classifier's attack.
     const attackStage = stages.find((s) => s.name === `attack/${d}/image/2L/own-space`);
-    if (attackStage) {
+    if (attackStage && (!only?.kind || only.kind === 'examples')) {
       const { record, xAdv } = readAttackDir(attackStage.dir);
       const ds = await loadDataset(d, { dataDir });
       // One example per attacked image, cycling through the goal classes.

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { initBackend } from '../../backend/backend.js';
 import { runAttackJob } from '../../experiments/attack-job.js';
 import { parseFractions, runSvdJob } from '../../experiments/svd-job.js';
-import { lineChart } from '../../report/svg.js';
-import { markdownTable } from '../../report/table.js';
+import { svdFigure } from '../../report/svd-figure.js';
 import { writeFigure } from '../../report/render.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
 import { choiceOpt, intOpt, numOpt, output, parse, requireOpt, helpRequested } from '../args.js';
@@ -73,52 +72,10 @@ export async function run(argv: string[]): Promise<void> {
       silent: v.quiet || v.json,
     });
     const out = v.out ?? join(modelDir, 'svd');
-    const pct = (x: number) => Math.round(x * 1000) / 10;
-    const md = markdownTable(
-      [
-        'fraction %',
-        'train %',
-        'test %',
-        'adversarial %',
-        're-attack robustness',
-        're-attack success %',
-      ],
-      r.points.map((p) => [
-        Math.round(p.fraction * 100),
-        pct(p.trainAccuracy),
-        pct(p.testAccuracy),
-        pct(p.adversarialAccuracy),
-        p.reattackRobustness === null ? null : p.reattackRobustness.toFixed(3),
-        p.reattackSuccessRate === null ? null : pct(p.reattackSuccessRate),
-      ]),
-      { digits: 1 },
+    const { svg, md } = svdFigure(
+      `${r.dataset} ${r.arch}: bottom singular values ${mode === 'zero' ? 'zeroed' : `scaled by ${factor}`}`,
+      r.points,
     );
-    const x = r.points.map((p) => p.fraction * 100);
-    const hasRe = r.points.some((p) => p.reattackRobustness !== null);
-    const svg = lineChart({
-      title: `${r.dataset} ${r.arch}: bottom singular values ${mode === 'zero' ? 'zeroed' : `scaled by ${factor}`}`,
-      xLabel: 'bottom singular values modified (%)',
-      yLabel: 'accuracy (%)',
-      yMin: 0,
-      yMax: 100,
-      series: [
-        { name: 'train accuracy', x, y: r.points.map((p) => pct(p.trainAccuracy)) },
-        { name: 'test accuracy', x, y: r.points.map((p) => pct(p.testAccuracy)) },
-        { name: 'adversarial accuracy', x, y: r.points.map((p) => pct(p.adversarialAccuracy)) },
-        ...(hasRe
-          ? [
-              {
-                name: 're-attack robustness',
-                x,
-                y: r.points.map((p) => p.reattackRobustness),
-                dashed: true,
-                axis: 'right' as const,
-              },
-            ]
-          : []),
-      ],
-      ...(hasRe ? { y2Label: 'relative L2 of a fresh attack', y2Min: 0 } : {}),
-    });
     writeJsonAtomic(join(out, `svd-${mode}.json`), r);
     const fig = await writeFigure(join(out, `svd-${mode}`), svg);
     output(
