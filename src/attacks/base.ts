@@ -153,6 +153,7 @@ export function runAttack(
           steps[i] = t;
         }
         keepRows(keep);
+        if (active.length > 0 && t < o.maxSteps) clf.prepare?.(x); // the step sees the new rows
       }
       if (t === o.maxSteps || active.length === 0) break;
 

@@ -5,11 +5,11 @@
  *   pixel-space  attack image → code → class in pixels, clamped to [0,1]. Encoding spaces are
  *                differentiated end to end (VAE sample: fresh noise every step, so gradients
  *                average over samples). Projection spaces (`pixelProjection`):
- *                  'encoder' (default): the encoder stands in for the projection in both
- *                  passes (BPDA); cheap, but the real projection undoes most of it;
- *                  'implicit': every iterate is projected (warm start at E(x), 50 Adam steps)
- *                  and the gradient is the projection's Gauss–Newton implicit gradient
- *                  J(JᵀJ)⁻¹ (J = ∂D/∂z at z⋆): much stronger, ~0.5 s per step.
+ *                  'implicit' (default): every iterate is projected (50 Adam steps from E(x),
+ *                  then 10 warm-started from the previous z⋆) and the gradient is the
+ *                  projection's Gauss–Newton implicit gradient J(JᵀJ)⁻¹ (J = ∂D/∂z at z⋆);
+ *                  'encoder': the encoder stands in for the projection in both passes (BPDA);
+ *                  cheap, but the real projection undoes almost all of it.
  *                Either way success is re-checked with the real 500-step projection from a
  *                random start: only examples that fool the projection-based classifier count.
  * Examples: `count` correctly classified test points (judged in the model's own space) × the
@@ -45,7 +45,7 @@ export interface AttackJob {
   dataDir?: string;
   latentDir?: string;
   attack?: TargetedCeL2Options;
-  /** Pixel-space attack on a projection space: encoder surrogate (default) or implicit gradient. */
+  /** Pixel-space attack on a projection space: implicit gradient (default) or encoder surrogate. */
   pixelProjection?: 'implicit' | 'encoder';
   /** Directory for summary.json and adversarial.rlc. */
   out?: string;
@@ -104,7 +104,7 @@ export async function runAttackJob(
       const pipeline = new LatentPipelineClassifier(head, gen, method, { seed: job.seed });
       owned.length = 0;
       owned.push(pipeline);
-      const surrogate = job.pixelProjection ?? 'encoder';
+      const surrogate = job.pixelProjection ?? 'implicit';
       clf = !isProjection(method)
         ? pipeline
         : surrogate === 'implicit'
@@ -144,7 +144,7 @@ export async function runAttackJob(
         ...job.attack,
         ...range,
         surrogate: verify
-          ? `${job.pixelProjection ?? 'encoder'} gradient, re-checked by a full projection`
+          ? `${job.pixelProjection ?? 'implicit'} gradient, re-checked by a full projection`
           : null,
       },
     };

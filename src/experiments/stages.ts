@@ -112,7 +112,15 @@ export function buildGraph(datasets: DatasetName[], p: Preset, seed: number): St
           g.push({
             name: `attack/${d}/${space}/${arch}/${mode}`,
             kind: 'attack',
-            params: { mode, seed, ...attack },
+            params: {
+              mode,
+              seed,
+              ...attack,
+              // Pixel-space attacks on projection spaces go through the projection's implicit gradient.
+              ...(mode === 'pixel-space' && space.endsWith('projection')
+                ? { pixelProjection: 'implicit' }
+                : {}),
+            },
             deps: [
               `classifier/${d}/${space}/${arch}`,
               ...(space === 'image' ? [] : [`codes/${d}/${space}`]),
@@ -248,6 +256,7 @@ export async function runStage(
         modelDir: join(dirs[s.deps[0]], 'model'),
         latentDir: s.deps[1] ? dirs[s.deps[1]] : undefined,
         mode: p.mode,
+        pixelProjection: p.pixelProjection,
         count: p.count,
         seed: p.seed,
         dataDir: ctx.dataDir,

@@ -110,17 +110,17 @@ export class LatentPipelineClassifier implements Classifier {
   /** Project the attack's new iterate (outside any gradient tape) and linearise D there. */
   prepare(x: tf.Tensor2D): void {
     if (this.opts.projectionGradient !== 'implicit' || !isProjection(this.method)) return;
-    this.release();
+    // Warm start: an attack moves x a little per step, so the last z⋆ (same rows) is close to
+    // the new one and 10 steps suffice; otherwise start at E(x) with `attackSteps` (50) steps.
+    const prev = this.prepared;
+    const warm = prev !== null && prev.z.shape[0] === x.shape[0];
     const seed = deriveSeed(this.opts.seed ?? 0, `prepare:${this.calls++}`);
     const z = tf.tidy(() => {
-      const init = this.gen.encodeMean(x);
-      return projectBatch(this.gen.decoder, x, {
-        ...this.opts,
-        steps: this.opts.attackSteps ?? 50,
-        seed,
-        init,
-      });
+      const init = warm ? prev.z : this.gen.encodeMean(x);
+      const steps = warm ? 10 : (this.opts.attackSteps ?? 50);
+      return projectBatch(this.gen.decoder, x, { ...this.opts, steps, seed, init });
     });
+    this.release();
     // Central finite differences of D along each latent axis: J[:, :, i] = ∂D/∂z_i at z*.
     const J = tf.tidy(() => {
       const [n, k] = z.shape;

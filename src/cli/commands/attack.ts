@@ -19,8 +19,8 @@ options:
   --step-size S      default ngd ${TARGETED_CE_L2_DEFAULTS.stepSize.ngd} (L2 length of a step), sgd ${TARGETED_CE_L2_DEFAULTS.stepSize.sgd}, adam ${TARGETED_CE_L2_DEFAULTS.stepSize.adam}
   --max-steps N      default ${TARGETED_CE_L2_DEFAULTS.maxSteps}
   --confidence P     default ${TARGETED_CE_L2_DEFAULTS.confidence}
-  --pixel-projection encoder|implicit   pixel-space attack on a projection space: the encoder as
-                     a surrogate (default, fast) or the projection's implicit gradient (strong, slow)
+  --pixel-projection implicit|encoder   pixel-space attack on a projection space: through the
+                     projection's implicit gradient (default) or with the encoder as a surrogate
   --seed S           default 0
   --latent-dir DIR   for latent classifiers: where the code datasets are
   --out DIR          write adversarial.rlc and summary.json here
