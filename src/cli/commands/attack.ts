@@ -74,8 +74,8 @@ export async function run(argv: string[]): Promise<void> {
     pixelProjection: choiceOpt(
       'pixel-projection',
       v['pixel-projection'],
-      ['encoder', 'implicit'] as const,
-      'encoder',
+      ['implicit', 'encoder'] as const,
+      'implicit',
     ),
     out: v.out,
     silent: v.quiet || v.json,
