@@ -120,20 +120,28 @@ bool IsNullish(napi_env env, napi_value v) {
   return t == napi_undefined || t == napi_null;
 }
 
-// A Float32Array's data pointer and length (elements). Works for views on the wasm heap,
-// whether it is an ArrayBuffer or a SharedArrayBuffer.
-bool GetF32(napi_env env, napi_value v, float** data, size_t* length) {
+// A typed array's data pointer and length (elements), if it has the expected element type and
+// is not detached. Works for views on the wasm heap (ArrayBuffer or SharedArrayBuffer).
+template <typename T>
+bool GetTyped(napi_env env, napi_value v, napi_typedarray_type want, T** data, size_t* length) {
   bool is_ta = false;
   if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return false;
   napi_typedarray_type type;
   void* ptr = nullptr;
   size_t len = 0;
   if (napi_get_typedarray_info(env, v, &type, &len, &ptr, nullptr, nullptr) != napi_ok) return false;
-  if (type != napi_float32_array) return false;
-  if (len > 0 && ptr == nullptr) return false;  // detached
-  *data = static_cast<float*>(ptr);
+  if (type != want || (len > 0 && ptr == nullptr)) return false;
+  *data = static_cast<T*>(ptr);
   *length = len;
   return true;
+}
+
+bool GetF32(napi_env env, napi_value v, float** data, size_t* length) {
+  return GetTyped(env, v, napi_float32_array, data, length);
+}
+
+bool GetF64(napi_env env, napi_value v, double** data, size_t* length) {
+  return GetTyped(env, v, napi_float64_array, data, length);
 }
 
 // sgemm(transA, transB, M, N, K, A, B, C, batch = 1, strideA = M*K, strideB = K*N,
@@ -216,18 +224,6 @@ napi_value Sgemm(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-bool GetF64(napi_env env, napi_value v, double** data, size_t* length) {
-  bool is_ta = false;
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return false;
-  napi_typedarray_type type;
-  void* ptr = nullptr;
-  size_t len = 0;
-  if (napi_get_typedarray_info(env, v, &type, &len, &ptr, nullptr, nullptr) != napi_ok) return false;
-  if (type != napi_float64_array || (len > 0 && ptr == nullptr)) return false;
-  *data = static_cast<double*>(ptr);
-  *length = len;
-  return true;
-}
 
 // dgesdd(m, n, a, s, u, vt): thin SVD of the column-major m×n matrix a (overwritten), into
 // s (k = min(m, n)), u (m×k, column-major) and vt (k×n, column-major). Returns LAPACK's info.
