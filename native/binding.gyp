@@ -3,7 +3,8 @@
     {
       "target_name": "robustlab_matmul",
       "sources": ["matmul.cc"],
-      "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd"],
       "libraries": [
         "-ldl"
       ]

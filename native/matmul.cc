@@ -260,6 +260,130 @@ napi_value Dgesdd(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// --- element-wise kernels (fused passes that replace chains of small wasm kernels) ----------
+// Written branch-free over plain float arrays so that -O3 vectorises them; no libm calls.
+
+// exp(x) for x <= 0 (clamped at -87): Cody–Waite range reduction and a degree-6 polynomial,
+// ~1 ulp in float32.
+inline float ExpNeg(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  const float t = x * 1.44269504088896341f;
+  const float n = static_cast<float>(static_cast<int32_t>(t - 0.5f));  // round(t), as t <= 0
+  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  __builtin_memcpy(&scale, &bits, 4);
+  return p * scale;
+}
+// log(1 + e) for e in [0, 1]: 2·atanh(s), s = e / (2 + e) <= 1/3, odd series to s^17.
+inline float Log1pUnit(float e) {
+  const float s = e / (2.0f + e);
+  const float s2 = s * s;
+  float q = 1.0f / 17;
+  q = q * s2 + 1.0f / 15;
+  q = q * s2 + 1.0f / 13;
+  q = q * s2 + 1.0f / 11;
+  q = q * s2 + 1.0f / 9;
+  q = q * s2 + 1.0f / 7;
+  q = q * s2 + 1.0f / 5;
+  q = q * s2 + 1.0f / 3;
+  q = q * s2 + 1.0f;
+  return 2.0f * s * q;
+}
+// The fused pass, compiled for AVX-512, AVX2 and baseline x86-64 (picked at load time). The
+// selects are if-converted (so the loop vectorises) only with -fno-trapping-math and without
+// -fno-exceptions (binding.gyp): 0.17 ms vs 1.6 ms for 256×784 here.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+void BceRows(const float* __restrict l, const float* __restrict x, float* __restrict loss, float* __restrict grad, int64_t rows, int64_t cols) {
+  constexpr int64_t kChunk = 256;
+  float tm[kChunk];
+  for (int64_t i = 0; i < rows; i++) {
+    float s = 0.0f;
+    for (int64_t c0 = 0; c0 < cols; c0 += kChunk) {
+      const int64_t w = cols - c0 < kChunk ? cols - c0 : kChunk;
+      const float* __restrict li = l + i * cols + c0;
+      const float* __restrict xi = x + i * cols + c0;
+      float* __restrict gi = grad + i * cols + c0;
+      for (int64_t j = 0; j < w; j++) {
+        const float a = li[j];
+        const float e = ExpNeg(a < 0.0f ? a : -a);  // exp(-|a|)
+        const float pos = a > 0.0f ? a : 0.0f;
+        tm[j] = pos - a * xi[j] + Log1pUnit(e);
+        gi[j] = (a >= 0.0f ? 1.0f : e) / (1.0f + e) - xi[j];
+      }
+      for (int64_t j = 0; j < w; j++) s += tm[j];
+    }
+    loss[i] = s;
+  }
+}
+
+// bceLogits(l, x, rowLoss, grad, rows, cols): per row i, rowLoss[i] = Σ_j softplus(l) − x·l
+// (binary cross-entropy of x against sigmoid(l), summed over the row), and
+// grad = sigmoid(l) − x (its derivative in l). Stable for any l.
+napi_value BceLogits(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 6)
+    return Throw(env, "bceLogits needs (l, x, rowLoss, grad, rows, cols)");
+  float *l, *x, *loss, *grad;
+  size_t nl, nx, nloss, ngrad;
+  int64_t rows, cols;
+  if (!GetF32(env, argv[0], &l, &nl) || !GetF32(env, argv[1], &x, &nx) ||
+      !GetF32(env, argv[2], &loss, &nloss) || !GetF32(env, argv[3], &grad, &ngrad))
+    return Throw(env, "bceLogits: l, x, rowLoss, grad must be Float32Arrays");
+  if (!GetInt(env, argv[4], &rows) || !GetInt(env, argv[5], &cols))
+    return Throw(env, "bceLogits: rows and cols must be non-negative integers");
+  const size_t n = static_cast<size_t>(rows * cols);
+  if (nl < n || nx < n || ngrad < n || nloss < static_cast<size_t>(rows))
+    return Throw(env, "bceLogits: arrays too small for the shape");
+  BceRows(l, x, loss, grad, rows, cols);
+  return nullptr;
+}
+
+// adam(p, m, v, g, pOut, mOut, vOut, lr, beta1, beta2, epsilon, c1, c2): one Adam step,
+// element-wise, as tf.train.adam computes it (c1, c2 = the bias corrections 1 − βᵗ).
+napi_value Adam(napi_env env, napi_callback_info info) {
+  size_t argc = 13;
+  napi_value argv[13];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 13)
+    return Throw(env, "adam needs (p, m, v, g, pOut, mOut, vOut, lr, beta1, beta2, eps, c1, c2)");
+  float* a[7];
+  size_t len[7];
+  for (int k = 0; k < 7; k++)
+    if (!GetF32(env, argv[k], &a[k], &len[k])) return Throw(env, "adam: arrays must be Float32Arrays");
+  for (int k = 1; k < 7; k++)
+    if (len[k] != len[0]) return Throw(env, "adam: arrays must have one length");
+  double h[6];
+  for (int k = 0; k < 6; k++)
+    if (napi_get_value_double(env, argv[7 + k], &h[k]) != napi_ok || !std::isfinite(h[k]))
+      return Throw(env, "adam: hyper-parameters must be finite numbers");
+  const float lr = h[0], b1 = h[1], b2 = h[2], eps = h[3], c1 = h[4], c2 = h[5];
+  // 1 − β in double, then rounded (as tfjs does): 1.0f − 0.999f would be 0.00099998713.
+  const float g1 = static_cast<float>(1.0 - h[1]), g2 = static_cast<float>(1.0 - h[2]);
+  const float *p = a[0], *m = a[1], *v = a[2], *g = a[3];
+  float *po = a[4], *mo = a[5], *vo = a[6];
+  const size_t n = len[0];
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) {
+    const float gi = g[i];
+    const float mi = b1 * m[i] + g1 * gi;
+    const float vi = b2 * v[i] + g2 * gi * gi;
+    mo[i] = mi;
+    vo[i] = vi;
+    po[i] = p[i] - (lr * (mi / c1)) / (std::sqrt(vi / c2) + eps);
+  }
+  return nullptr;
+}
+
 napi_value SetNumThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -302,6 +426,8 @@ NAPI_MODULE_INIT() {
       {"getNumThreads", nullptr, GetNumThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"config", nullptr, Config, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"dgesdd", nullptr, Dgesdd, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"bceLogits", nullptr, BceLogits, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

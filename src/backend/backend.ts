@@ -6,8 +6,9 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { RobustlabError } from '../data/errors.js';
+import { installHostKernels } from './host-kernels.js';
 import { installMatmulFix } from './matmul-fix.js';
-import { installNativeMatmul, nativeSvd } from './native-matmul.js';
+import { installNativeMatmul, loadNativeMatmul, nativeSvd } from './native-matmul.js';
 import { setSvdProvider } from './linalg.js';
 
 export const BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const;
@@ -22,6 +23,11 @@ export interface BackendOptions {
    * env ROBUSTLAB_NATIVE=0 turns it off). Falls back to the wasm kernel with the fix.
    */
   native?: boolean;
+  /**
+   * Install backend/host-kernels.ts: row gather on wasm, fused Adam on wasm and cpu (default
+   * true; env ROBUSTLAB_HOST_KERNELS=0 turns them off, for benchmarks).
+   */
+  hostKernels?: boolean;
 }
 
 export function parseBackendName(s: string): BackendName {
@@ -53,6 +59,9 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendNam
     if (!(native && installNativeMatmul('wasm')) && opts.matmulFix !== false)
       installMatmulFix('wasm');
   }
+  // JS kernels over the backend's memory: row gather (wasm) and fused Adam (wasm, cpu).
+  if (opts.hostKernels ?? process.env.ROBUSTLAB_HOST_KERNELS !== '0')
+    installHostKernels(name, native ? loadNativeMatmul() : null);
   // LAPACK's SVD for the spectral defence when the native addon is there (any backend).
   setSvdProvider(native && nativeSvd(new Float64Array([1]), 1, 1) ? nativeSvd : null);
   return name;

@@ -27,6 +27,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
+import { heapView, type NativeElementwise, type WasmBackendLike } from './host-kernels.js';
 import { uninstallMatmulFix } from './matmul-fix.js';
 
 /** The addon's exports (native/matmul.cc). */
@@ -54,6 +55,9 @@ export interface NativeMatmulAddon {
   setNumThreads(n: number): void;
   getNumThreads(): number;
   config(): string;
+  /** Element-wise loops for backend/host-kernels.ts (see NativeElementwise there). */
+  adam?: NativeElementwise['adam'];
+  bceLogits?: NativeElementwise['bceLogits'];
   /** LAPACK thin SVD of a column-major m×n matrix (a is overwritten); returns LAPACK's info. */
   dgesdd?(
     m: number,
@@ -104,21 +108,6 @@ export interface NativeMatmulStatus {
 
 const KERNELS = ['BatchMatMul', '_FusedMatMul'] as const;
 const ADDON_REL = join('native', 'build', 'Release', 'robustlab_matmul.node');
-
-/** The parts of tfjs-backend-wasm's BackendWasm we rely on (dist/backend_wasm.js, 4.x). */
-interface WasmTensorData {
-  id: number;
-  memoryOffset: number | null;
-  shape: number[];
-  dtype: string;
-  refCount: number;
-}
-interface WasmBackendLike {
-  wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(dataId: object): WasmTensorData | undefined };
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
-  disposeData(dataId: object, force?: boolean): boolean;
-}
 
 let addon: NativeMatmulAddon | null = null;
 let loadTried = false;
@@ -260,20 +249,6 @@ function plan(
     strideB: batchB === 1 ? 0 : K * N,
     outShape: [...outer, M, N],
   };
-}
-
-/** A float32 view of tensor `t` (n elements) on the current wasm heap, or null. */
-function heapView(
-  backend: WasmBackendLike,
-  buffer: ArrayBufferLike,
-  t: TensorInfo,
-  n: number,
-): Float32Array | null {
-  const d = backend.dataIdMap.get(t.dataId);
-  if (!d || d.memoryOffset == null || d.dtype !== 'float32' || d.memoryOffset % 4 !== 0)
-    return null;
-  if (d.memoryOffset + 4 * n > buffer.byteLength) return null;
-  return new Float32Array(buffer, d.memoryOffset, n);
 }
 
 /**

@@ -10,6 +10,7 @@
  * sign(D(z) − x).
  */
 import * as tf from '@tensorflow/tfjs';
+import { adam } from '../models/adam.js';
 import { RobustlabError } from '../data/errors.js';
 import type { Mlp } from '../models/mlp.js';
 import { deriveSeed } from '../util/rng.js';
@@ -81,7 +82,7 @@ export function projectBatch(
     : (tf.randomNormal([n, LATENT_DIM], 0, 1, 'float32', o.seed) as tf.Tensor2D);
   const z = tf.variable(z0, true) as tf.Variable<tf.Rank.R2>;
   z0.dispose();
-  const optimizer = tf.train.adam(o.lr ?? PROJECTION_DEFAULTS.lr);
+  const optimizer = adam(o.lr ?? PROJECTION_DEFAULTS.lr);
   const objective = () =>
     tf.tidy(() => {
       const d = tf.sub(decoder.apply(z), x);

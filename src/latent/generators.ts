@@ -8,6 +8,7 @@
  * reparameterisation trick. Averaged over the batch.
  */
 import * as tf from '@tensorflow/tfjs';
+import { BCE_KERNEL, hasFusedBce } from '../backend/host-kernels.js';
 import { RobustlabError } from '../data/errors.js';
 import { Mlp, type MlpSpec } from '../models/mlp.js';
 import { fit, type FitOptions } from '../models/train.js';
@@ -53,9 +54,23 @@ export function parseGeneratorKind(s: string): GeneratorKind {
   throw new RobustlabError(`unknown generator '${s}' (expected ae or vae)`);
 }
 
-/** Sum over pixels of BCE(x, sigmoid(logits)), per example. */
-function bceSum(logits: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor1D {
-  return tf.sum(tf.sub(tf.softplus(logits), tf.mul(x, logits)), 1);
+/**
+ * Sum over pixels of BCE(x, sigmoid(logits)), per example. With the native addon one fused
+ * kernel computes it and its gradient sigmoid(logits) − x (about 15 kernels otherwise).
+ * Differentiable in `logits` only (x is data).
+ */
+export function bceSum(logits: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor1D {
+  if (!hasFusedBce()) return tf.sum(tf.sub(tf.softplus(logits), tf.mul(x, logits)), 1);
+  const fused = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [l, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const [loss, grad] = tf.engine().runKernel(BCE_KERNEL, { logits: l, x }, {}) as tf.Tensor[];
+    save([grad]);
+    return {
+      value: loss,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(saved[0], tf.expandDims(dy, 1)),
+    };
+  });
+  return fused(logits) as tf.Tensor1D;
 }
 
 export class Generator {

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
+import { adam } from './adam.js';
 import type { Classifier } from './classifier.js';
 
 export interface HostData {
@@ -46,7 +47,7 @@ export function checkFitOptions(o: FitOptions): void {
 export function fit(vars: tf.Variable[], data: HostData, loss: BatchLoss, o: FitOptions): number[] {
   checkFitOptions(o);
   const rng = new Rng(o.seed);
-  const optimizer = tf.train.adam(o.lr);
+  const optimizer = adam(o.lr);
   const xAll = tf.tensor2d(data.x.subarray(0, data.n * data.dim), [data.n, data.dim]);
   const yAll = data.y ? tf.tensor1d(data.y.subarray(0, data.n), 'int32') : null;
   const stepsPerEpoch = Math.ceil(data.n / o.batchSize);
@@ -67,7 +68,7 @@ export function fit(vars: tf.Variable[], data: HostData, loss: BatchLoss, o: Fit
           const idx = tf.tensor1d(perm.subarray(s, e), 'int32');
           const xb = tf.gather(xAll, idx) as tf.Tensor2D;
           const yb = yAll ? (tf.gather(yAll, idx) as tf.Tensor1D) : null;
-          return optimizer.minimize(() => loss(xb, yb), true, vars) as tf.Scalar;
+          return optimizer.minimize(() => loss(xb, yb), true, vars)!;
         });
         sum += l.dataSync()[0] * (e - s);
         l.dispose();

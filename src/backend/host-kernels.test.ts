@@ -1,0 +1,145 @@
+/**
+ * Host kernels against the kernels they replace: the row gather against wasm's own GatherV2,
+ * fused Adam against tf.train.adam (wasm and cpu, JS and native loops), the fused BCE against
+ * the tf-ops formula and its autodiff gradient.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bceSum } from '../latent/generators.js';
+import { adam } from '../models/adam.js';
+import { Rng } from '../util/rng.js';
+import { testBackend } from '../testing/fixtures.js';
+import {
+  hasFusedAdam,
+  hasFusedBce,
+  installHostKernels,
+  uninstallHostKernels,
+  type NativeElementwise,
+} from './host-kernels.js';
+import { loadNativeMatmul } from './native-matmul.js';
+
+const addon = loadNativeMatmul();
+const rng = new Rng(7);
+/** Roughly normal (a sum of uniforms): the kernels care about range, not the distribution. */
+const gauss = (r: Rng) => r.next() + r.next() + r.next() - 1.5;
+const randn = (n: number, scale = 1) =>
+  Float32Array.from({ length: n }, () => gauss(rng) * scale * 2);
+
+function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let scale = 0;
+  let diff = 0;
+  for (let i = 0; i < b.length; i++) {
+    scale = Math.max(scale, Math.abs(b[i]));
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+  }
+  return diff / Math.max(scale, 1e-30);
+}
+
+/** Train a tiny least-squares model for `steps` with an optimiser; returns final weights. */
+function trainSteps(make: () => ReturnType<typeof adam>, steps: number): Float32Array[] {
+  const w = tf.tidy(() => tf.variable(tf.tensor2d(randnFixed(12 * 5, 1), [12, 5])));
+  const b = tf.tidy(() => tf.variable(tf.zeros([5])));
+  const x = tf.tensor2d(randnFixed(30 * 12, 2), [30, 12]);
+  const y = tf.tensor2d(randnFixed(30 * 5, 3), [30, 5]);
+  const opt = make();
+  for (let i = 0; i < steps; i++)
+    tf.tidy(() => {
+      opt.minimize(() => tf.mean(tf.square(tf.sub(tf.add(tf.matMul(x, w), b), y))), false, [w, b]);
+    });
+  const out = [w, b].map((v) => v.dataSync().slice() as Float32Array);
+  opt.dispose();
+  tf.dispose([w, b, x, y]);
+  return out;
+}
+function randnFixed(n: number, seed: number): Float32Array {
+  const r = new Rng(seed);
+  return Float32Array.from({ length: n }, () => gauss(r));
+}
+
+describe('host kernels', () => {
+  beforeAll(testBackend);
+  afterAll(() => installHostKernels(tf.getBackend(), addon));
+
+  it('fused Adam equals tf.train.adam over 25 steps, and leaks no tensors', () => {
+    expect(hasFusedAdam()).toBe(['wasm', 'cpu'].includes(tf.getBackend()));
+    const ref = trainSteps(() => adam(0.05, { fused: false }), 25);
+    const before = tf.memory().numTensors;
+    const got = trainSteps(() => adam(0.05), 25);
+    expect(tf.memory().numTensors).toBe(before);
+    // outside any tidy, as projectBatch calls it
+    const v = tf.tidy(() => tf.variable(tf.ones([3])));
+    const opt = adam(0.1);
+    const cost = opt.minimize(() => tf.sum(tf.square(v)), true, [v]);
+    cost!.dispose();
+    opt.dispose();
+    v.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    // rounding differences compound along the trajectory: one step is tight, 25 a little less
+    for (let i = 0; i < ref.length; i++) expect(maxRelDiff(got[i], ref[i])).toBeLessThan(1e-4);
+    const one = trainSteps(() => adam(0.05), 1);
+    const oneRef = trainSteps(() => adam(0.05, { fused: false }), 1);
+    for (let i = 0; i < one.length; i++) expect(maxRelDiff(one[i], oneRef[i])).toBeLessThan(2e-6);
+    // the weights moved: the comparison is not between two untouched initialisations
+    expect(maxRelDiff(got[0], randnFixed(60, 1))).toBeGreaterThan(0.1);
+  });
+
+  it('fused Adam without the native loop (JS) equals it with', () => {
+    if (!addon?.adam) return;
+    const name = tf.getBackend();
+    const withNative = trainSteps(() => adam(0.05), 10);
+    installHostKernels(name, { ...addon, adam: undefined } as NativeElementwise);
+    const js = trainSteps(() => adam(0.05), 10);
+    installHostKernels(name, addon);
+    for (let i = 0; i < js.length; i++) expect(maxRelDiff(withNative[i], js[i])).toBeLessThan(1e-5);
+  });
+
+  it('row gather equals wasm GatherV2 (float32, int32, repeats) and rejects bad indices', () => {
+    if (tf.getBackend() !== 'wasm') return;
+    const x = tf.tensor3d(randn(50 * 3 * 4), [50, 3, 4]);
+    const xi = tf.tensor2d(
+      Int32Array.from({ length: 100 }, (_, i) => i * 7 - 300),
+      [50, 2],
+      'int32',
+    );
+    const idx = tf.tensor1d([49, 0, 3, 3, 17, 49, 25], 'int32');
+    const idx2 = tf.tensor1d([3, 0, 0, 2], 'int32');
+    const run = () => [tf.gather(x, idx), tf.gather(xi, idx), tf.gather(x, idx2, 2)];
+    const ours = run();
+    uninstallHostKernels('wasm');
+    const ref = run();
+    installHostKernels('wasm', addon);
+    for (let i = 0; i < ref.length; i++) {
+      expect(ours[i].shape).toEqual(ref[i].shape);
+      expect(Array.from(ours[i].dataSync())).toEqual(Array.from(ref[i].dataSync()));
+    }
+    const bad = tf.tensor1d([1, 50], 'int32');
+    expect(() => tf.gather(x, bad)).toThrow(/index value 50/);
+    tf.dispose([x, xi, idx, idx2, bad, ...ours, ...ref]);
+  });
+
+  it('fused BCE equals softplus(l) − x·l summed, with the same gradient', () => {
+    if (!hasFusedBce()) return; // wasm with the native addon only
+    const n = 64;
+    const d = 784;
+    const lv = randn(n * d, 6);
+    lv.set([-200, -90, -87, -20, -1e-4, 0, 1e-4, 20, 87, 90, 200]);
+    const l = tf.tensor2d(lv, [n, d]);
+    const x = tf.tensor2d(
+      Float32Array.from({ length: n * d }, () => rng.next()),
+      [n, d],
+    );
+    const w = tf.tensor1d(randn(n)); // weights the rows, so dy is not all ones
+    const f = (bce: typeof bceSum) =>
+      tf.valueAndGrad((t: tf.Tensor) => tf.sum(tf.mul(bce(t as tf.Tensor2D, x), w)));
+    const fused = f(bceSum)(l);
+    uninstallHostKernels('wasm');
+    expect(hasFusedBce()).toBe(false);
+    const ref = f(bceSum)(l);
+    installHostKernels('wasm', addon);
+    expect(maxRelDiff(fused.value.dataSync(), ref.value.dataSync())).toBeLessThan(1e-5);
+    expect(maxRelDiff(fused.grad.dataSync(), ref.grad.dataSync())).toBeLessThan(1e-5);
+    const rows = tf.tidy(() => bceSum(l, x).dataSync());
+    expect(rows.every(Number.isFinite)).toBe(true);
+    tf.dispose([l, x, w, fused.value, fused.grad, ref.value, ref.grad]);
+  });
+});

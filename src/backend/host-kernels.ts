@@ -1,0 +1,300 @@
+/**
+ * Kernels written in plain JS over the backend's own memory, for work where tfjs's per-op
+ * overhead, not arithmetic, is the cost. Browser-safe (no Node APIs).
+ *
+ * - `GatherV2` on wasm, axis 0: tfjs-backend-wasm 4.22 gathers element by element (20 ms for
+ *   1000 MNIST rows, the cost of a whole training step); rows are contiguous, so we memmove
+ *   each one inside the wasm heap (~0.2 ms). Anything else goes to the original kernel.
+ * - `RobustlabAdam` on wasm and cpu: one Adam update of a variable, its two moments in one pass
+ *   (tf.train.adam takes ~13 kernels per variable, each a full pass and an engine round trip).
+ *   Same arithmetic as tf.train.adam (tfjs-core adam_optimizer.ts), in float64 then rounded
+ *   (or float32, in the native addon's vectorised loop when it is there).
+ * - `RobustlabBceLogits` on wasm, only with the native addon: per-row Σ softplus(l) − x·l and
+ *   its gradient sigmoid(l) − x in one vectorised pass (0.17 ms for 256×784, where wasm's
+ *   Softplus alone takes ~2 ms; a JS loop would take ~4.5 ms, so without the addon the
+ *   generators keep tf ops).
+ *
+ * Tensors of the wasm backend live in its heap: an output is allocated first (which may grow
+ * the heap and replace its ArrayBuffer) and only then are views taken.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+
+/** The parts of tfjs-backend-wasm's BackendWasm we rely on (dist/backend_wasm.js, 4.x). */
+export interface WasmTensorData {
+  id: number;
+  memoryOffset: number | null;
+  shape: number[];
+  dtype: string;
+  refCount: number;
+}
+export interface WasmBackendLike {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): WasmTensorData | undefined };
+  makeOutput(shape: number[], dtype: 'float32' | 'int32'): TensorInfo;
+  disposeData(dataId: object, force?: boolean): boolean;
+}
+/** The parts of tfjs-backend-cpu's MathBackendCPU we rely on. */
+interface CpuBackendLike {
+  data: { get(dataId: object): { values?: unknown } | undefined };
+  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
+}
+
+const size = (shape: number[]) => shape.reduce((p, d) => p * d, 1);
+
+/** A float32 view of tensor `t` (n elements) on the wasm heap `buffer`, or null. */
+export function heapView(
+  backend: WasmBackendLike,
+  buffer: ArrayBufferLike,
+  t: TensorInfo,
+  n: number,
+): Float32Array | null {
+  const d = backend.dataIdMap.get(t.dataId);
+  if (!d || d.memoryOffset == null || d.dtype !== 'float32' || d.memoryOffset % 4 !== 0)
+    return null;
+  if (d.memoryOffset + 4 * n > buffer.byteLength) return null;
+  return new Float32Array(buffer, d.memoryOffset, n);
+}
+
+// --- GatherV2, axis 0 (wasm) -----------------------------------------------------------------
+
+function makeGatherRows(original: KernelConfig): KernelFunc {
+  return (args) => {
+    const { x, indices } = args.inputs as { x: TensorInfo; indices: TensorInfo };
+    const attrs = args.attrs as { axis?: number | number[]; batchDims?: number };
+    const backend = args.backend as unknown as WasmBackendLike;
+    const axis = Array.isArray(attrs.axis) ? attrs.axis[0] : (attrs.axis ?? 0);
+    const dx = backend.dataIdMap.get(x.dataId);
+    const di = backend.dataIdMap.get(indices.dataId);
+    const rows = x.shape[0];
+    if (
+      (axis !== 0 && axis !== -x.shape.length) ||
+      (attrs.batchDims ?? 0) !== 0 ||
+      indices.shape.length !== 1 ||
+      (x.dtype !== 'float32' && x.dtype !== 'int32') ||
+      indices.dtype !== 'int32' ||
+      !dx ||
+      !di ||
+      dx.memoryOffset == null ||
+      di.memoryOffset == null ||
+      indices.shape[0] === 0 ||
+      rows === 0
+    )
+      return original.kernelFunc(args);
+    const n = indices.shape[0];
+    const row = size(x.shape.slice(1));
+    const out = backend.makeOutput([n, ...x.shape.slice(1)], x.dtype as 'float32');
+    const heap = new Int32Array(backend.wasm.HEAPU8.buffer);
+    const idx = heap.subarray(di.memoryOffset / 4, di.memoryOffset / 4 + n);
+    const src = dx.memoryOffset / 4;
+    const dst = backend.dataIdMap.get(out.dataId)!.memoryOffset! / 4;
+    for (let i = 0; i < n; i++) {
+      const j = idx[i];
+      if (!(j >= 0 && j < rows)) {
+        backend.disposeData(out.dataId);
+        throw new Error(`GatherV2: the index value ${j} is not in [0, ${rows - 1}]`);
+      }
+      heap.copyWithin(dst + i * row, src + j * row, src + (j + 1) * row);
+    }
+    return out;
+  };
+}
+
+/** Element-wise loops of the native addon (native/matmul.cc), when it is loaded. */
+export interface NativeElementwise {
+  adam?(
+    p: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    g: Float32Array,
+    pOut: Float32Array,
+    mOut: Float32Array,
+    vOut: Float32Array,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    epsilon: number,
+    c1: number,
+    c2: number,
+  ): void;
+  bceLogits?(
+    l: Float32Array,
+    x: Float32Array,
+    rowLoss: Float32Array,
+    grad: Float32Array,
+    rows: number,
+    cols: number,
+  ): void;
+}
+let native: NativeElementwise | null = null;
+
+// --- RobustlabAdam (wasm, cpu) -----------------------------------------------------------------
+
+export const ADAM_KERNEL = 'RobustlabAdam';
+
+export interface AdamAttrs {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  /** 1 − β₁ᵗ and 1 − β₂ᵗ: the bias corrections of step t. */
+  c1: number;
+  c2: number;
+}
+
+/** p, m, v ← Adam(p, m, v, g), element by element. */
+export function adamUpdate(
+  p: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  g: Float32Array,
+  pOut: Float32Array,
+  mOut: Float32Array,
+  vOut: Float32Array,
+  a: AdamAttrs,
+): void {
+  const { lr, beta1, beta2, epsilon, c1, c2 } = a;
+  const g1 = 1 - beta1;
+  const g2 = 1 - beta2;
+  for (let i = 0; i < p.length; i++) {
+    const gi = g[i];
+    const mi = beta1 * m[i] + g1 * gi;
+    const vi = beta2 * v[i] + g2 * gi * gi;
+    mOut[i] = mi;
+    vOut[i] = vi;
+    pOut[i] = p[i] - (lr * (mi / c1)) / (Math.sqrt(vi / c2) + epsilon);
+  }
+}
+
+type AdamInputs = { p: TensorInfo; m: TensorInfo; v: TensorInfo; g: TensorInfo };
+
+const adamWasm: KernelFunc = (args) => {
+  const { p, m, v, g } = args.inputs as AdamInputs;
+  const backend = args.backend as unknown as WasmBackendLike;
+  const n = size(p.shape);
+  const outs = [0, 1, 2].map(() => backend.makeOutput(p.shape, 'float32'));
+  const buf = backend.wasm.HEAPU8.buffer;
+  const views = [p, m, v, g, ...outs].map((t) => heapView(backend, buf, t, n));
+  if (views.some((x) => x === null)) {
+    for (const o of outs) backend.disposeData(o.dataId);
+    throw new Error(`${ADAM_KERNEL}: inputs must be float32 tensors of one shape`);
+  }
+  const [P, M, V, G, PO, MO, VO] = views as Float32Array[];
+  const a = args.attrs as unknown as AdamAttrs;
+  if (native?.adam)
+    native.adam(P, M, V, G, PO, MO, VO, a.lr, a.beta1, a.beta2, a.epsilon, a.c1, a.c2);
+  else adamUpdate(P, M, V, G, PO, MO, VO, a);
+  return outs;
+};
+
+const adamCpu: KernelFunc = (args) => {
+  const { p, m, v, g } = args.inputs as AdamInputs;
+  const backend = args.backend as unknown as CpuBackendLike;
+  const n = size(p.shape);
+  const [P, M, V, G] = [p, m, v, g].map((t) => backend.data.get(t.dataId)?.values);
+  if (![P, M, V, G].every((x) => x instanceof Float32Array && x.length === n))
+    throw new Error(`${ADAM_KERNEL}: inputs must be float32 tensors of one shape`);
+  const outs = [0, 1, 2].map(() => new Float32Array(n));
+  adamUpdate(
+    P as Float32Array,
+    M as Float32Array,
+    V as Float32Array,
+    G as Float32Array,
+    outs[0],
+    outs[1],
+    outs[2],
+    args.attrs as unknown as AdamAttrs,
+  );
+  return outs.map((o) => backend.makeTensorInfo(p.shape, 'float32', o));
+};
+
+// --- RobustlabBceLogits (wasm + native) -------------------------------------------------------
+
+export const BCE_KERNEL = 'RobustlabBceLogits';
+
+const bceWasm: KernelFunc = (args) => {
+  const { logits, x } = args.inputs as { logits: TensorInfo; x: TensorInfo };
+  const backend = args.backend as unknown as WasmBackendLike;
+  const [rows, cols] = logits.shape;
+  if (
+    logits.shape.length !== 2 ||
+    x.shape.length !== 2 ||
+    x.shape[0] !== rows ||
+    x.shape[1] !== cols
+  )
+    throw new Error(`${BCE_KERNEL}: logits and x must be [n, d] of one shape`);
+  const loss = backend.makeOutput([rows], 'float32');
+  const grad = backend.makeOutput([rows, cols], 'float32');
+  const buf = backend.wasm.HEAPU8.buffer;
+  const views = [
+    heapView(backend, buf, logits, rows * cols),
+    heapView(backend, buf, x, rows * cols),
+    heapView(backend, buf, loss, rows),
+    heapView(backend, buf, grad, rows * cols),
+  ];
+  if (views.some((v) => v === null) || !native?.bceLogits) {
+    backend.disposeData(loss.dataId);
+    backend.disposeData(grad.dataId);
+    throw new Error(`${BCE_KERNEL}: needs float32 wasm tensors and the native addon`);
+  }
+  const [L, X, LO, GO] = views as Float32Array[];
+  native.bceLogits(L, X, LO, GO, rows, cols);
+  return [loss, grad];
+};
+
+// --- installation ------------------------------------------------------------------------------
+
+const originals = new Map<string, KernelConfig>();
+const ours = new Map<string, KernelFunc>();
+
+function register(name: string, backendName: string, kernelFunc: KernelFunc): void {
+  const key = `${backendName}/${name}`;
+  if (ours.has(key)) return;
+  const original = tf.getKernel(name, backendName);
+  if (original) {
+    originals.set(key, original);
+    tf.unregisterKernel(name, backendName);
+  }
+  ours.set(key, kernelFunc);
+  tf.registerKernel({ kernelName: name, backendName, kernelFunc });
+}
+
+/**
+ * Register the host kernels on `backendName` (wasm: gather + Adam, + BCE with the addon's
+ * loops; cpu: Adam; other backends: nothing, and fused Adam falls back to tf.train.adam).
+ * Idempotent.
+ */
+export function installHostKernels(
+  backendName: string,
+  nativeLoops: NativeElementwise | null = null,
+): void {
+  native = nativeLoops;
+  if (backendName === 'wasm') {
+    const gather = tf.getKernel('GatherV2', 'wasm');
+    if (gather && !ours.has('wasm/GatherV2')) register('GatherV2', 'wasm', makeGatherRows(gather));
+    register(ADAM_KERNEL, 'wasm', adamWasm);
+    if (native?.bceLogits) register(BCE_KERNEL, 'wasm', bceWasm);
+  } else if (backendName === 'cpu') {
+    register(ADAM_KERNEL, 'cpu', adamCpu);
+  }
+}
+
+/** Undo installHostKernels (benchmarks compare with and without). */
+export function uninstallHostKernels(backendName: string): void {
+  for (const key of [...ours.keys()].filter((k) => k.startsWith(`${backendName}/`))) {
+    const name = key.slice(backendName.length + 1);
+    tf.unregisterKernel(name, backendName);
+    const original = originals.get(key);
+    if (original) tf.registerKernel(original);
+    originals.delete(key);
+    ours.delete(key);
+  }
+}
+
+export function hasFusedAdam(backendName = tf.getBackend()): boolean {
+  return ours.has(`${backendName}/${ADAM_KERNEL}`);
+}
+
+export function hasFusedBce(backendName = tf.getBackend()): boolean {
+  return ours.has(`${backendName}/${BCE_KERNEL}`);
+}
