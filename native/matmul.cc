@@ -37,7 +37,11 @@ typedef char* (*get_str_fn)(void);
 namespace {
 
 sgemm_fn cblas_sgemm = nullptr;
-dgesdd_fn lapack_dgesdd = nullptr;  // optional: absent in an OpenBLAS built without LAPACK
+dgesdd_fn lapack_dgesdd = nullptr;
+typedef void (*dgemm_fn)(int order, int transA, int transB, int M, int N, int K, double alpha,
+                         const double* A, int lda, const double* B, int ldb, double beta,
+                         double* C, int ldc);
+dgemm_fn cblas_dgemm = nullptr;  // optional: absent in an OpenBLAS built without LAPACK
 set_threads_fn openblas_set_num_threads = nullptr;
 get_threads_fn openblas_get_num_threads = nullptr;
 get_str_fn openblas_get_config = nullptr;
@@ -94,6 +98,7 @@ std::string InitOpenBlas() {
   openblas_get_corename = core;
   cblas_sgemm = sgemm;
   lapack_dgesdd = reinterpret_cast<dgesdd_fn>(dlsym(lib, "dgesdd_"));
+  cblas_dgemm = reinterpret_cast<dgemm_fn>(dlsym(lib, "cblas_dgemm"));
   return "";
 }
 
@@ -384,6 +389,32 @@ napi_value Adam(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// dgemmAcc(M, N, K, A, B, C): C += A·B, float64, row-major; A is M×K, B K×N, C M×N.
+// (The spectral defence's rank-k corrections W + U_k diag(c) V_kᵀ.)
+napi_value DgemmAcc(napi_env env, napi_callback_info info) {
+  if (!cblas_dgemm) return Throw(env, "this OpenBLAS has no cblas_dgemm");
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 6)
+    return Throw(env, "dgemmAcc needs (M, N, K, A, B, C)");
+  int64_t M, N, K;
+  double *A, *B, *C;
+  size_t la, lb, lc;
+  if (!GetInt(env, argv[0], &M) || !GetInt(env, argv[1], &N) || !GetInt(env, argv[2], &K))
+    return Throw(env, "dgemmAcc: M, N, K must be non-negative integers");
+  if (!GetF64(env, argv[3], &A, &la) || !GetF64(env, argv[4], &B, &lb) ||
+      !GetF64(env, argv[5], &C, &lc))
+    return Throw(env, "dgemmAcc: A, B, C must be Float64Arrays");
+  if (la < static_cast<size_t>(M * K) || lb < static_cast<size_t>(K * N) ||
+      lc < static_cast<size_t>(M * N))
+    return Throw(env, "dgemmAcc: arrays too small for the shape");
+  if (M == 0 || N == 0 || K == 0) return nullptr;
+  cblas_dgemm(RL_CblasRowMajor, RL_CblasNoTrans, RL_CblasNoTrans, static_cast<int>(M),
+              static_cast<int>(N), static_cast<int>(K), 1.0, A, static_cast<int>(K), B,
+              static_cast<int>(N), 1.0, C, static_cast<int>(N));
+  return nullptr;
+}
+
 napi_value SetNumThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -427,6 +458,7 @@ NAPI_MODULE_INIT() {
       {"config", nullptr, Config, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"dgesdd", nullptr, Dgesdd, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"bceLogits", nullptr, BceLogits, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"dgemmAcc", nullptr, DgemmAcc, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

@@ -8,8 +8,13 @@ import '@tensorflow/tfjs-backend-wasm';
 import { RobustlabError } from '../data/errors.js';
 import { installHostKernels } from './host-kernels.js';
 import { installMatmulFix } from './matmul-fix.js';
-import { installNativeMatmul, loadNativeMatmul, nativeSvd } from './native-matmul.js';
-import { setSvdProvider } from './linalg.js';
+import {
+  installNativeMatmul,
+  loadNativeMatmul,
+  nativeGemmAcc,
+  nativeSvd,
+} from './native-matmul.js';
+import { setGemmProvider, setSvdProvider } from './linalg.js';
 
 export const BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -64,5 +69,9 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendNam
     installHostKernels(name, native ? loadNativeMatmul() : null);
   // LAPACK's SVD for the spectral defence when the native addon is there (any backend).
   setSvdProvider(native && nativeSvd(new Float64Array([1]), 1, 1) ? nativeSvd : null);
+  const probe = new Float64Array([2]);
+  setGemmProvider(
+    native && nativeGemmAcc(1, 1, 1, probe, probe, new Float64Array(1)) ? nativeGemmAcc : null,
+  );
   return name;
 }

@@ -55,6 +55,15 @@ export interface NativeMatmulAddon {
   setNumThreads(n: number): void;
   getNumThreads(): number;
   config(): string;
+  /** C += A·B, float64 row-major (A [m, k], B [k, n], C [m, n]). */
+  dgemmAcc?(
+    m: number,
+    n: number,
+    k: number,
+    a: Float64Array,
+    b: Float64Array,
+    c: Float64Array,
+  ): void;
   /** Element-wise loops for backend/host-kernels.ts (see NativeElementwise there). */
   adam?: NativeElementwise['adam'];
   bceLogits?: NativeElementwise['bceLogits'];
@@ -88,6 +97,21 @@ export function nativeSvd(
   const info = a.dgesdd(cols, rows, Float64Array.from(w), s, uPrime, vtPrime);
   if (info !== 0) return null; // did not converge: the caller falls back to Jacobi
   return { u: vtPrime, s, vt: uPrime };
+}
+
+/** C += A·B by BLAS dgemm (for linalg.ts's GemmProvider); false without the addon. */
+export function nativeGemmAcc(
+  m: number,
+  n: number,
+  k: number,
+  a: Float64Array,
+  b: Float64Array,
+  c: Float64Array,
+): boolean {
+  const addon = loadNativeMatmul();
+  if (!addon?.dgemmAcc) return false;
+  addon.dgemmAcc(m, n, k, a, b, c);
+  return true;
 }
 
 export interface NativeMatmulStatus {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { gemmProvider, setGemmProvider } from '../backend/linalg.js';
 import { RobustlabError } from '../data/errors.js';
 import { loadDataset } from '../data/node-io.js';
 import { classifierSpec, evaluate, MlpClassifier } from '../models/classifier.js';
@@ -198,6 +199,30 @@ describe('defendSpectral', () => {
     defended.dispose();
     net.dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('BLAS dgemm corrections equal the JS rank-1 loop (both modes, several fractions)', () => {
+    const gemm = gemmProvider();
+    if (!gemm) return; // the native addon is not built: only the JS loop exists
+    const net = Mlp.create(classifierSpec('2L', 100, 64), 8);
+    const spectra = computeSpectra(net);
+    const run = () =>
+      [0.05, 0.3, 0.5, 0.8].flatMap((fraction) =>
+        (['zero', 'scale'] as const).map((mode) => {
+          const d = defendSpectral(net, { mode, fraction }, spectra);
+          const w = d.weightsData().map((l) => l.W);
+          d.dispose();
+          return w;
+        }),
+      );
+    const blas = run();
+    setGemmProvider(null);
+    const js = run();
+    setGemmProvider(gemm);
+    blas.forEach((layers, i) =>
+      layers.forEach((w, j) => expect(maxAbsDiff(w, js[i][j])).toBeLessThan(4 * EPS32)),
+    );
+    net.dispose();
   });
 
   it('changes nothing with factor 1 or fraction 0, and never touches the original', () => {

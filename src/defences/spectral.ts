@@ -21,7 +21,7 @@
 import { RobustlabError } from '../data/errors.js';
 import { MlpClassifier } from '../models/classifier.js';
 import { Mlp } from '../models/mlp.js';
-import { svdProvider } from '../backend/linalg.js';
+import { gemmProvider, svdProvider } from '../backend/linalg.js';
 
 /** The SVD of one row-major matrix W of shape [rows, cols]: W = U diag(s) Vᵀ. */
 export interface LayerSvd {
@@ -290,6 +290,20 @@ function combine(svd: LayerSvd, alpha: number, terms: Map<number, number>): Floa
       : alpha === 1
         ? Float64Array.from(w)
         : w.map((v) => alpha * v);
+  const gemm = gemmProvider();
+  if (gemm && terms.size > 1) {
+    // out += (U_T diag(c)) · Vᵀ_T over the T terms: one BLAS call instead of T rank-1 loops.
+    const T = terms.size;
+    const uc = new Float64Array(rows * T);
+    const vs = new Float64Array(T * cols);
+    let t = 0;
+    for (const [k, ck] of terms) {
+      for (let i = 0; i < rows; i++) uc[i * T + t] = u[i * count + k] * ck;
+      vs.set(vt.subarray(k * cols, (k + 1) * cols), t * cols);
+      t++;
+    }
+    if (gemm(rows, cols, T, uc, vs, out)) return Float32Array.from(out);
+  }
   for (const [k, ck] of terms) {
     const vk = k * cols;
     for (let i = 0; i < rows; i++) {
