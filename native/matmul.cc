@@ -354,6 +354,61 @@ napi_value BceLogits(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// Per row i: rowLoss[i] = Σ_j |σ(h) − x|^p (p = 1 or 2) and grad = ∂/∂h = p'(σ − x)·σ(1 − σ),
+// p' = sign for p = 1 (0 at 0, as tf.abs's gradient), 2(σ − x) for p = 2: the projection
+// objective ||D(z) − x||_p^p through the decoder's sigmoid output, fused.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+void SigmoidDistRows(const float* __restrict h, const float* __restrict x, float* __restrict loss,
+                     float* __restrict grad, int64_t rows, int64_t cols, int p) {
+  constexpr int64_t kChunk = 256;
+  float tm[kChunk];
+  for (int64_t i = 0; i < rows; i++) {
+    float s = 0.0f;
+    for (int64_t c0 = 0; c0 < cols; c0 += kChunk) {
+      const int64_t w = cols - c0 < kChunk ? cols - c0 : kChunk;
+      const float* __restrict hi = h + i * cols + c0;
+      const float* __restrict xi = x + i * cols + c0;
+      float* __restrict gi = grad + i * cols + c0;
+      for (int64_t j = 0; j < w; j++) {
+        const float a = hi[j];
+        const float e = ExpNeg(a < 0.0f ? a : -a);  // exp(-|a|)
+        const float sig = (a >= 0.0f ? 1.0f : e) / (1.0f + e);
+        const float d = sig - xi[j];
+        const float ad = d < 0.0f ? -d : d;
+        const float sgn = d > 0.0f ? 1.0f : (d < 0.0f ? -1.0f : 0.0f);
+        tm[j] = p == 1 ? ad : d * d;
+        gi[j] = (p == 1 ? sgn : 2.0f * d) * sig * (1.0f - sig);
+      }
+      for (int64_t j = 0; j < w; j++) s += tm[j];
+    }
+    loss[i] = s;
+  }
+}
+
+// sigmoidDist(h, x, rowLoss, grad, rows, cols, p): see SigmoidDistRows.
+napi_value SigmoidDist(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 7)
+    return Throw(env, "sigmoidDist needs (h, x, rowLoss, grad, rows, cols, p)");
+  float *h, *x, *loss, *grad;
+  size_t nh, nx, nloss, ngrad;
+  int64_t rows, cols, p;
+  if (!GetF32(env, argv[0], &h, &nh) || !GetF32(env, argv[1], &x, &nx) ||
+      !GetF32(env, argv[2], &loss, &nloss) || !GetF32(env, argv[3], &grad, &ngrad))
+    return Throw(env, "sigmoidDist: h, x, rowLoss, grad must be Float32Arrays");
+  if (!GetInt(env, argv[4], &rows) || !GetInt(env, argv[5], &cols) || !GetInt(env, argv[6], &p) ||
+      (p != 1 && p != 2))
+    return Throw(env, "sigmoidDist: rows, cols must be non-negative integers and p 1 or 2");
+  const size_t n = static_cast<size_t>(rows * cols);
+  if (nh < n || nx < n || ngrad < n || nloss < static_cast<size_t>(rows))
+    return Throw(env, "sigmoidDist: arrays too small for the shape");
+  SigmoidDistRows(h, x, loss, grad, rows, cols, static_cast<int>(p));
+  return nullptr;
+}
+
 // adam(p, m, v, g, pOut, mOut, vOut, lr, beta1, beta2, epsilon, c1, c2): one Adam step,
 // element-wise, as tf.train.adam computes it (c1, c2 = the bias corrections 1 − βᵗ).
 napi_value Adam(napi_env env, napi_callback_info info) {
@@ -459,6 +514,7 @@ NAPI_MODULE_INIT() {
       {"dgesdd", nullptr, Dgesdd, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"bceLogits", nullptr, BceLogits, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"dgemmAcc", nullptr, DgemmAcc, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"sigmoidDist", nullptr, SigmoidDist, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

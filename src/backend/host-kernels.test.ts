@@ -10,7 +10,10 @@ import { adam } from '../models/adam.js';
 import { Rng } from '../util/rng.js';
 import { testBackend } from '../testing/fixtures.js';
 import {
+  fusedRowLoss,
   hasFusedAdam,
+  hasFusedSigmoidDist,
+  SIGMOID_DIST_KERNEL,
   hasFusedBce,
   installHostKernels,
   uninstallHostKernels,
@@ -141,5 +144,33 @@ describe('host kernels', () => {
     const rows = tf.tidy(() => bceSum(l, x).dataSync());
     expect(rows.every(Number.isFinite)).toBe(true);
     tf.dispose([l, x, w, fused.value, fused.grad, ref.value, ref.grad]);
+  });
+
+  it('fused sigmoid distance equals sum |σ(h) − x|^p (p = 1, 2), with the same gradient', () => {
+    if (!hasFusedSigmoidDist()) return; // wasm with the native addon only
+    const n = 32;
+    const d = 784;
+    const hv = randn(n * d, 4);
+    hv.set([-200, -90, -20, -1e-4, 0, 1e-4, 20, 90, 200]);
+    const h = tf.tensor2d(hv, [n, d]);
+    const x = tf.tensor2d(
+      Float32Array.from({ length: n * d }, () => rng.next()),
+      [n, d],
+    );
+    const w = tf.tensor1d(randn(n));
+    for (const p of [1, 2]) {
+      const ref = tf.valueAndGrad((t: tf.Tensor) => {
+        const diff = tf.sub(tf.sigmoid(t), x);
+        const rows = tf.sum(p === 1 ? tf.abs(diff) : tf.square(diff), 1);
+        return tf.sum(tf.mul(rows, w));
+      })(h);
+      const got = tf.valueAndGrad((t: tf.Tensor) =>
+        tf.sum(tf.mul(fusedRowLoss(SIGMOID_DIST_KERNEL, t as tf.Tensor2D, x, { p }), w)),
+      )(h);
+      expect(maxRelDiff(got.value.dataSync(), ref.value.dataSync())).toBeLessThan(1e-5);
+      expect(maxRelDiff(got.grad.dataSync(), ref.grad.dataSync())).toBeLessThan(1e-5);
+      tf.dispose([ref.value, ref.grad, got.value, got.grad]);
+    }
+    tf.dispose([h, x, w]);
   });
 });

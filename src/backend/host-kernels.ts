@@ -9,6 +9,8 @@
  *   (tf.train.adam takes ~13 kernels per variable, each a full pass and an engine round trip).
  *   Same arithmetic as tf.train.adam (tfjs-core adam_optimizer.ts), in float64 then rounded
  *   (or float32, in the native addon's vectorised loop when it is there).
+ * - `RobustlabSigmoidDist` on wasm, only with the native addon: per-row ||σ(h) − x||_p^p
+ *   (p = 1, 2) and its gradient in h, the projection objective through the decoder's sigmoid.
  * - `RobustlabBceLogits` on wasm, only with the native addon: per-row Σ softplus(l) − x·l and
  *   its gradient sigmoid(l) − x in one vectorised pass (0.17 ms for 256×784, where wasm's
  *   Softplus alone takes ~2 ms; a JS loop would take ~4.5 ms, so without the addon the
@@ -125,6 +127,15 @@ export interface NativeElementwise {
     rows: number,
     cols: number,
   ): void;
+  sigmoidDist?(
+    h: Float32Array,
+    x: Float32Array,
+    rowLoss: Float32Array,
+    grad: Float32Array,
+    rows: number,
+    cols: number,
+    p: number,
+  ): void;
 }
 let native: NativeElementwise | null = null;
 
@@ -208,39 +219,66 @@ const adamCpu: KernelFunc = (args) => {
   return outs.map((o) => backend.makeTensorInfo(p.shape, 'float32', o));
 };
 
-// --- RobustlabBceLogits (wasm + native) -------------------------------------------------------
+// --- Row-wise losses with their gradient (wasm + native) --------------------------------------
 
 export const BCE_KERNEL = 'RobustlabBceLogits';
+export const SIGMOID_DIST_KERNEL = 'RobustlabSigmoidDist';
 
-const bceWasm: KernelFunc = (args) => {
-  const { logits, x } = args.inputs as { logits: TensorInfo; x: TensorInfo };
-  const backend = args.backend as unknown as WasmBackendLike;
-  const [rows, cols] = logits.shape;
-  if (
-    logits.shape.length !== 2 ||
-    x.shape.length !== 2 ||
-    x.shape[0] !== rows ||
-    x.shape[1] !== cols
-  )
-    throw new Error(`${BCE_KERNEL}: logits and x must be [n, d] of one shape`);
-  const loss = backend.makeOutput([rows], 'float32');
-  const grad = backend.makeOutput([rows, cols], 'float32');
-  const buf = backend.wasm.HEAPU8.buffer;
-  const views = [
-    heapView(backend, buf, logits, rows * cols),
-    heapView(backend, buf, x, rows * cols),
-    heapView(backend, buf, loss, rows),
-    heapView(backend, buf, grad, rows * cols),
-  ];
-  if (views.some((v) => v === null) || !native?.bceLogits) {
-    backend.disposeData(loss.dataId);
-    backend.disposeData(grad.dataId);
-    throw new Error(`${BCE_KERNEL}: needs float32 wasm tensors and the native addon`);
-  }
-  const [L, X, LO, GO] = views as Float32Array[];
-  native.bceLogits(L, X, LO, GO, rows, cols);
-  return [loss, grad];
-};
+type RowLoss = (
+  logits: Float32Array,
+  x: Float32Array,
+  rowLoss: Float32Array,
+  grad: Float32Array,
+  rows: number,
+  cols: number,
+  attrs: Record<string, unknown>,
+) => void;
+
+/**
+ * A kernel taking logits [n, d] and targets x [n, d] to [per-row loss [n], d loss/d logits
+ * [n, d]], computed by `loop` in one pass.
+ */
+function rowLossKernel(name: string, loop: () => RowLoss | null): KernelFunc {
+  return (args) => {
+    const { logits, x } = args.inputs as { logits: TensorInfo; x: TensorInfo };
+    const backend = args.backend as unknown as WasmBackendLike;
+    const [rows, cols] = logits.shape;
+    if (
+      logits.shape.length !== 2 ||
+      x.shape.length !== 2 ||
+      x.shape[0] !== rows ||
+      x.shape[1] !== cols
+    )
+      throw new Error(`${name}: logits and x must be [n, d] of one shape`);
+    const loss = backend.makeOutput([rows], 'float32');
+    const grad = backend.makeOutput([rows, cols], 'float32');
+    const buf = backend.wasm.HEAPU8.buffer;
+    const views = [
+      heapView(backend, buf, logits, rows * cols),
+      heapView(backend, buf, x, rows * cols),
+      heapView(backend, buf, loss, rows),
+      heapView(backend, buf, grad, rows * cols),
+    ];
+    const f = loop();
+    if (views.some((v) => v === null) || !f) {
+      backend.disposeData(loss.dataId);
+      backend.disposeData(grad.dataId);
+      throw new Error(`${name}: needs float32 wasm tensors and the native addon`);
+    }
+    const [L, X, LO, GO] = views as Float32Array[];
+    f(L, X, LO, GO, rows, cols, args.attrs as Record<string, unknown>);
+    return [loss, grad];
+  };
+}
+
+const bceWasm = rowLossKernel(BCE_KERNEL, () =>
+  native?.bceLogits ? (l, x, lo, go, r, c) => native!.bceLogits!(l, x, lo, go, r, c) : null,
+);
+const sigmoidDistWasm = rowLossKernel(SIGMOID_DIST_KERNEL, () =>
+  native?.sigmoidDist
+    ? (h, x, lo, go, r, c, attrs) => native!.sigmoidDist!(h, x, lo, go, r, c, attrs.p as number)
+    : null,
+);
 
 // --- installation ------------------------------------------------------------------------------
 
@@ -274,6 +312,7 @@ export function installHostKernels(
     if (gather && !ours.has('wasm/GatherV2')) register('GatherV2', 'wasm', makeGatherRows(gather));
     register(ADAM_KERNEL, 'wasm', adamWasm);
     if (native?.bceLogits) register(BCE_KERNEL, 'wasm', bceWasm);
+    if (native?.sigmoidDist) register(SIGMOID_DIST_KERNEL, 'wasm', sigmoidDistWasm);
   } else if (backendName === 'cpu') {
     register(ADAM_KERNEL, 'cpu', adamCpu);
   }
@@ -297,4 +336,30 @@ export function hasFusedAdam(backendName = tf.getBackend()): boolean {
 
 export function hasFusedBce(backendName = tf.getBackend()): boolean {
   return ours.has(`${backendName}/${BCE_KERNEL}`);
+}
+
+export function hasFusedSigmoidDist(backendName = tf.getBackend()): boolean {
+  return ours.has(`${backendName}/${SIGMOID_DIST_KERNEL}`);
+}
+
+/**
+ * A row-wise loss kernel as a differentiable op in its first argument (x is data): the kernel
+ * returns the loss and its gradient together, and the gradient is scaled by dy on the way back.
+ */
+export function fusedRowLoss(
+  kernel: string,
+  logits: tf.Tensor2D,
+  x: tf.Tensor2D,
+  attrs: Record<string, number> = {},
+): tf.Tensor1D {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [l, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const [loss, grad] = tf.engine().runKernel(kernel, { logits: l, x }, attrs) as tf.Tensor[];
+    save([grad]);
+    return {
+      value: loss,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(saved[0], tf.expandDims(dy, 1)),
+    };
+  });
+  return op(logits) as tf.Tensor1D;
 }

@@ -67,6 +67,7 @@ export interface NativeMatmulAddon {
   /** Element-wise loops for backend/host-kernels.ts (see NativeElementwise there). */
   adam?: NativeElementwise['adam'];
   bceLogits?: NativeElementwise['bceLogits'];
+  sigmoidDist?: NativeElementwise['sigmoidDist'];
   /** LAPACK thin SVD of a column-major m×n matrix (a is overwritten); returns LAPACK's info. */
   dgesdd?(
     m: number,

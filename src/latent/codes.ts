@@ -10,6 +10,7 @@
  * sign(D(z) − x).
  */
 import * as tf from '@tensorflow/tfjs';
+import { fusedRowLoss, hasFusedSigmoidDist, SIGMOID_DIST_KERNEL } from '../backend/host-kernels.js';
 import { adam } from '../models/adam.js';
 import { RobustlabError } from '../data/errors.js';
 import type { Mlp } from '../models/mlp.js';
@@ -83,8 +84,16 @@ export function projectBatch(
   const z = tf.variable(z0, true) as tf.Variable<tf.Rank.R2>;
   z0.dispose();
   const optimizer = adam(o.lr ?? PROJECTION_DEFAULTS.lr);
+  const layers = decoder.spec.layers;
+  // With the native addon: ||σ(h) − x||_p^p and its gradient in one pass over [n, 784].
+  const fused = hasFusedSigmoidDist() && layers[layers.length - 1].activation === 'sigmoid';
   const objective = () =>
     tf.tidy(() => {
+      if (fused) {
+        const h = decoder.applyPreActivation(z);
+        const p = norm === 'l2' ? 2 : 1;
+        return tf.sum(fusedRowLoss(SIGMOID_DIST_KERNEL, h, x, { p })) as tf.Scalar;
+      }
       const d = tf.sub(decoder.apply(z), x);
       return (norm === 'l2' ? tf.sum(tf.square(d)) : tf.sum(tf.abs(d))) as tf.Scalar;
     });

@@ -8,7 +8,7 @@
  * reparameterisation trick. Averaged over the batch.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BCE_KERNEL, hasFusedBce } from '../backend/host-kernels.js';
+import { BCE_KERNEL, fusedRowLoss, hasFusedBce } from '../backend/host-kernels.js';
 import { RobustlabError } from '../data/errors.js';
 import { Mlp, type MlpSpec } from '../models/mlp.js';
 import { fit, type FitOptions } from '../models/train.js';
@@ -61,16 +61,7 @@ export function parseGeneratorKind(s: string): GeneratorKind {
  */
 export function bceSum(logits: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor1D {
   if (!hasFusedBce()) return tf.sum(tf.sub(tf.softplus(logits), tf.mul(x, logits)), 1);
-  const fused = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [l, save] = args as [tf.Tensor, tf.GradSaveFunc];
-    const [loss, grad] = tf.engine().runKernel(BCE_KERNEL, { logits: l, x }, {}) as tf.Tensor[];
-    save([grad]);
-    return {
-      value: loss,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(saved[0], tf.expandDims(dy, 1)),
-    };
-  });
-  return fused(logits) as tf.Tensor1D;
+  return fusedRowLoss(BCE_KERNEL, logits, x);
 }
 
 export class Generator {

@@ -113,7 +113,8 @@ export class Mlp {
     return tf.tidy(() => {
       let h = x;
       this.layers.forEach((l, i) => {
-        const a = tf.add(tf.matMul(h, l.W), l.b) as tf.Tensor2D;
+        // fused: the bias is added inside the (native) matmul, not by a pass over [n, units]
+        const a = tf.fused.matMul({ a: h, b: l.W, bias: l.b }) as tf.Tensor2D;
         h = skipLast && i === this.layers.length - 1 ? a : activate(a, l.activation);
       });
       return h;
