@@ -10,13 +10,19 @@ import os
 import sys
 import time
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+# Debian's torch multiplies matrices in OpenBLAS (pthread build), whose thread pool ignores
+# torch.set_num_threads: size it (and OpenMP's) to the same count before torch loads it.
+THREADS = int(os.environ.get("TORCH_THREADS", os.cpu_count() or 1))
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+    os.environ.setdefault(_v, str(THREADS))
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 torch.manual_seed(0)
 # Use every core of the machine (2 here), as robustlab's workers do.
-torch.set_num_threads(int(os.environ.get("TORCH_THREADS", os.cpu_count() or 1)))
+torch.set_num_threads(THREADS)
 REPEATS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 X = torch.rand(60000, 784)
 Y = torch.randint(0, 10, (60000,))
@@ -54,15 +60,21 @@ ARCHS = {
 }
 
 
-def classifier_epoch(arch):
+CODES = torch.randn(60000, 32)
+
+
+def classifier_epoch(arch, dim=784):
+    x_all = X if dim == 784 else CODES
+    dims, acts = ARCHS[arch]
+
     def run():
-        model = mlp(*ARCHS[arch])
+        model = mlp([dim] + dims[1:], acts)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         perm = torch.randperm(60000)
         for s in range(0, 60000, 1000):
             idx = perm[s : s + 1000]
             opt.zero_grad()
-            loss = F.cross_entropy(model(X[idx]), Y[idx])
+            loss = F.cross_entropy(model(x_all[idx]), Y[idx])
             loss.backward()
             opt.step()
     return run
@@ -156,6 +168,9 @@ STAGES = {
     "epoch 1L (60k, batch 1000)": classifier_epoch("1L"),
     "epoch 2L (60k, batch 1000)": classifier_epoch("2L"),
     "epoch LRL (60k, batch 1000)": classifier_epoch("LRL"),
+    "epoch 1L on 32-d codes (60k, batch 1000)": classifier_epoch("1L", 32),
+    "epoch 2L on 32-d codes (60k, batch 1000)": classifier_epoch("2L", 32),
+    "epoch LRL on 32-d codes (60k, batch 1000)": classifier_epoch("LRL", 32),
     "epoch AE (60k, batch 256)": generator_epoch("ae"),
     "epoch VAE (60k, batch 256)": generator_epoch("vae"),
     "projection AE (2000 img × 500 steps)": projection("ae"),

@@ -4,10 +4,12 @@
  *   stages  every stage of the study, robustlab vs the same work in PyTorch (bench/pytorch_bench.py)
  *           when `python3 -c "import torch"` works; the PyTorch column is skipped otherwise
  *   memory  peak resident memory of the last `reproduce --preset paper` run (runs/paper)
+ *   study   that run's wall clock and stage seconds beside the same stages in PyTorch, read from
+ *           bench/results/pytorch-study*.json (bench/pytorch_study.py; ~20 min, so never run here)
  * Medians of --repeats runs after one warm-up. Installs nothing. Writes bench/results/latest.json.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/backend.js';
@@ -27,7 +29,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    'usage: npm run bench -- [--only epoch,stages,memory] [--repeats N] [--data-dir DIR] [--json]',
+    'usage: npm run bench -- [--only epoch,stages,memory,study] [--repeats N] [--data-dir DIR] [--json]',
   );
   process.exit(0);
 }
@@ -145,6 +147,77 @@ if (want('memory')) {
       `\nmemory: no ${p}; run \`robustlab reproduce --preset paper --dataset mnist --out runs/paper\` first`,
     );
   }
+}
+
+if (want('study')) studyTable('runs/paper/results.json', 'bench/results');
+
+/** robustlab's paper run vs bench/pytorch_study.py, per kind of stage (classifier, codes, …). */
+function studyTable(runPath: string, dir: string): void {
+  const files = existsSync(dir)
+    ? readdirSync(dir).filter((f) => /^pytorch-study.*\.json$/.test(f))
+    : [];
+  if (!existsSync(runPath) || files.length === 0) {
+    log(
+      `\nstudy: needs ${runPath} (robustlab reproduce --preset paper --out runs/paper) and ` +
+        `${dir}/pytorch-study*.json (/usr/bin/python3 bench/pytorch_study.py --out ...)`,
+    );
+    return;
+  }
+  const run = JSON.parse(readFileSync(runPath, 'utf8')) as {
+    wallSeconds: number;
+    totalStageSeconds: number;
+    timings: Record<string, number>;
+    workers: number;
+  };
+  // Several PyTorch files (e.g. one process per dataset, run side by side): stage seconds add
+  // up; the wall clock is the longest (they ran at once).
+  const py = files.map((f) => JSON.parse(readFileSync(`${dir}/${f}`, 'utf8')));
+  const pySec: Record<string, number> = Object.assign({}, ...py.map((p) => p.seconds));
+  const pyWall = Math.max(...py.map((p) => p.wall as number));
+  const kinds = [...new Set(Object.keys(run.timings).map((k) => k.split('/')[0]))];
+  const sum = (o: Record<string, number>, kind?: string) =>
+    Object.entries(o)
+      .filter(([k]) => (kind ? k.startsWith(kind + '/') : true) && k in run.timings)
+      .reduce((a, [, v]) => a + v, 0);
+  const missing = Object.keys(run.timings).filter((k) => !(k in pySec));
+  const rows = kinds.map((k) => {
+    const r = sum(run.timings, k);
+    const p = sum(pySec, k);
+    return [k, r.toFixed(0), p.toFixed(0), (r / p).toFixed(2)];
+  });
+  const rTot = sum(run.timings);
+  const pTot = sum(pySec);
+  rows.push([
+    'all stages (sum of stage seconds)',
+    rTot.toFixed(0),
+    pTot.toFixed(0),
+    (rTot / pTot).toFixed(2),
+  ]);
+  rows.push([
+    'wall clock, both datasets',
+    run.wallSeconds.toFixed(0),
+    pyWall.toFixed(0),
+    (run.wallSeconds / pyWall).toFixed(2),
+  ]);
+  results.study = {
+    robustlab: { wallSeconds: run.wallSeconds, stageSeconds: rTot, workers: run.workers },
+    pytorch: {
+      files,
+      wallSeconds: pyWall,
+      stageSeconds: pTot,
+      threads: py.map((p) => p.threads),
+      torch: py[0].torch,
+    },
+    missingInPytorch: missing,
+  };
+  log(
+    `\n## Full --preset paper study: robustlab (${runPath}, ${run.workers} workers) vs PyTorch (${files.join(', ')}); seconds\n`,
+  );
+  log(table(['stages', 'robustlab s', 'PyTorch s', 'ratio'], rows));
+  if (missing.length)
+    log(
+      `(${missing.length} robustlab stages have no PyTorch time: ${missing.slice(0, 5).join(', ')}…)`,
+    );
 }
 
 mkdirSync('bench/results', { recursive: true });

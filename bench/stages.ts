@@ -47,6 +47,21 @@ export function workloads(ds: Dataset): Workload[] {
       },
     });
   }
+  // Latent classifiers: the study trains 12 per dataset, 150 epochs each, on 32-d codes. Here
+  // normal random codes (the work does not depend on their values).
+  const codes = tf.tidy(() => tf.randomNormal([ds.train.n, 32], 0, 1, 'float32', 0).dataSync());
+  const latent = { x: codes as Float32Array, y: ds.train.labels, n: ds.train.n, dim: 32 };
+  for (const arch of ['1L', '2L', 'LRL'] as Arch[]) {
+    w.push({
+      name: `epoch ${arch} on 32-d codes (60k, batch 1000)`,
+      run: () => {
+        const clf = MlpClassifier.create(arch, 32, { seed: 0 });
+        trainClassifier(clf, clf.net.variables(), latent, { epochs: 1, seed: 0, silent: true });
+        clf.dispose();
+        return denseTrainFlops([32, ...archDims[arch].slice(1)], 1000) * 60;
+      },
+    });
+  }
   for (const kind of ['ae', 'vae'] as const) {
     const dims = kind === 'ae' ? [784, 32, 784] : [784, 150, 64];
     const dec = kind === 'ae' ? [] : [32, 150, 784];

@@ -16,6 +16,7 @@
  *   clampMin/clampMax  undefined = no box (latent codes); pass PIXEL_RANGE for images
  */
 import * as tf from '@tensorflow/tfjs';
+import { softmaxCrossEntropyRows } from '../backend/host-kernels.js';
 import type { Classifier } from '../models/classifier.js';
 import { DEFAULT_CONFIDENCE, runAttack, type AttackResult, type StepFn } from './base.js';
 
@@ -71,18 +72,20 @@ export function targetedCeL2(
 
   const step: StepFn = ({ x, x0: xBar, labels, slots, t }) => {
     // Sum over examples (not mean) so each row's gradient is its own loss's gradient.
+    let logits: tf.Tensor2D | undefined;
     const loss = (xv: tf.Tensor): tf.Scalar => {
-      const logp = tf.logSoftmax(clf.logits(xv as tf.Tensor2D));
-      const ce = tf.neg(tf.sum(tf.mul(tf.oneHot(labels, clf.numClasses), logp)));
+      // kept past tf.grad's scope: the base checks success on these (the logits at x)
+      logits = tf.keep(clf.logits(xv as tf.Tensor2D));
+      const ce = tf.sum(softmaxCrossEntropyRows(logits, labels));
       // ‖x − x̄‖₂ has a 0/0 gradient at x = x̄ (the first step): the epsilon makes it 0 there.
       const dist = tf.sqrt(tf.add(tf.sum(tf.square(tf.sub(xv, xBar)), 1), 1e-12));
       return tf.add(ce, tf.mul(lambda, tf.sum(dist)));
     };
     const g = tf.grad(loss)(x) as tf.Tensor2D;
-    if (optimizer === 'sgd') return { update: tf.mul(g, -stepSize), slots: [] };
+    if (optimizer === 'sgd') return { update: tf.mul(g, -stepSize), slots: [], logits };
     if (optimizer === 'ngd') {
       const norm = tf.sqrt(tf.add(tf.sum(tf.square(g), 1, true), 1e-30));
-      return { update: tf.mul(tf.div(g, norm), -stepSize), slots: [] };
+      return { update: tf.mul(tf.div(g, norm), -stepSize), slots: [], logits };
     }
     // Adam with per-row moments, kept by the base so they follow the rows still active.
     const [m0, v0] = slots.length ? slots : [tf.zerosLike(g), tf.zerosLike(g)];
@@ -91,7 +94,7 @@ export function targetedCeL2(
     const mHat = tf.div(m, 1 - ADAM.beta1 ** t);
     const vHat = tf.div(v, 1 - ADAM.beta2 ** t);
     const update: tf.Tensor2D = tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), ADAM.eps)), -stepSize);
-    return { update, slots: [m, v] };
+    return { update, slots: [m, v], logits };
   };
 
   return runAttack(clf, x0, n, goals, step, {

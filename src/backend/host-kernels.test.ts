@@ -1,7 +1,7 @@
 /**
  * Host kernels against the kernels they replace: the row gather against wasm's own GatherV2,
  * fused Adam against tf.train.adam (wasm and cpu, JS and native loops), the fused BCE against
- * the tf-ops formula and its autodiff gradient.
+ * the tf-ops formula and its autodiff gradient, the fused softmax cross-entropy likewise.
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,11 +10,14 @@ import { adam } from '../models/adam.js';
 import { Rng } from '../util/rng.js';
 import { testBackend } from '../testing/fixtures.js';
 import {
+  dense,
   fusedRowLoss,
   hasFusedAdam,
   hasFusedSigmoidDist,
   SIGMOID_DIST_KERNEL,
   hasFusedBce,
+  hasFusedSoftmaxCe,
+  softmaxCrossEntropyRows,
   installHostKernels,
   uninstallHostKernels,
   type NativeElementwise,
@@ -118,6 +121,66 @@ describe('host kernels', () => {
     const bad = tf.tensor1d([1, 50], 'int32');
     expect(() => tf.gather(x, bad)).toThrow(/index value 50/);
     tf.dispose([x, xi, idx, idx2, bad, ...ours, ...ref]);
+  });
+
+  it('dense equals tf.fused.matMul in value and in each gradient', () => {
+    const x = tf.tensor2d(randn(37 * 20), [37, 20]);
+    const w = tf.tensor2d(randn(20 * 9), [20, 9]);
+    const b = tf.tensor1d(randn(9));
+    const r = tf.tensor2d(randn(37 * 9), [37, 9]); // weights the outputs, so dy is not all ones
+    const f = (op: typeof dense) =>
+      tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
+        tf.sum(tf.mul(op(xx as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor1D), r)),
+      )([x, w, b]);
+    const y = dense(x, w, b);
+    const ref = tf.fused.matMul({ a: x, b: w, bias: b });
+    expect(y.shape).toEqual([37, 9]);
+    expect(maxRelDiff(y.dataSync(), ref.dataSync())).toBeLessThan(1e-6);
+    const ours = f(dense);
+    const theirs = f((a, bw, bias) => tf.fused.matMul({ a, b: bw, bias }) as tf.Tensor2D);
+    for (let i = 0; i < 3; i++) {
+      expect(ours[i].shape).toEqual(theirs[i].shape);
+      expect(maxRelDiff(ours[i].dataSync(), theirs[i].dataSync())).toBeLessThan(1e-5);
+    }
+    // a gradient in x alone leaves nothing behind
+    const before = tf.memory().numTensors;
+    const gx = tf.grad((xx: tf.Tensor) => tf.sum(dense(xx as tf.Tensor2D, w, b)))(x);
+    expect(tf.memory().numTensors).toBe(before + 1);
+    tf.dispose([x, w, b, r, y, ref, gx, ...ours, ...theirs]);
+  });
+
+  it('fused softmax cross-entropy equals -Σ onehot·logSoftmax, with the same gradient', () => {
+    const be = tf.getBackend();
+    expect(hasFusedSoftmaxCe()).toBe(true); // wasm and cpu both register it, addon or not
+    const n = 200;
+    const k = 10;
+    const lv = randn(n * k, 5);
+    lv.set([-300, 80, 300, 0, 0, 0, 1e-3, -1e-3, 50, -50]); // one extreme row
+    const l = tf.tensor2d(lv, [n, k]);
+    const y = tf.tensor1d(
+      Int32Array.from({ length: n }, (_, i) => (i * 7) % k),
+      'int32',
+    );
+    const w = tf.tensor1d(randn(n)); // weights the rows, so dy is not all ones
+    const f = () =>
+      tf.valueAndGrad((t: tf.Tensor) =>
+        tf.sum(tf.mul(softmaxCrossEntropyRows(t as tf.Tensor2D, y), w)),
+      )(l);
+    const fused = f();
+    uninstallHostKernels(be);
+    expect(hasFusedSoftmaxCe()).toBe(false);
+    const ref = f();
+    installHostKernels(be, addon);
+    expect(maxRelDiff(fused.value.dataSync(), ref.value.dataSync())).toBeLessThan(1e-5);
+    expect(maxRelDiff(fused.grad.dataSync(), ref.grad.dataSync())).toBeLessThan(1e-5);
+    const bad = tf.tensor1d(new Int32Array(n).fill(k), 'int32');
+    expect(() => softmaxCrossEntropyRows(l, bad)).toThrow(/label 10 is not in/);
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      tf.grad((t: tf.Tensor) => tf.sum(softmaxCrossEntropyRows(t as tf.Tensor2D, y)))(l);
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([l, y, w, bad, fused.value, fused.grad, ref.value, ref.grad]);
   });
 
   it('fused BCE equals softplus(l) − x·l summed, with the same gradient', () => {

@@ -11,6 +11,12 @@
  *   (or float32, in the native addon's vectorised loop when it is there).
  * - `RobustlabSigmoidDist` on wasm, only with the native addon: per-row ||σ(h) − x||_p^p
  *   (p = 1, 2) and its gradient in h, the projection objective through the decoder's sigmoid.
+ * - `RobustlabDense` on wasm and cpu: x·W + b through the backend's fused matmul, with a
+ *   gradient that computes only the inputs being differentiated (see dense()).
+ * - `RobustlabSoftmaxCe` on wasm and cpu: per-row softmax cross-entropy against integer labels
+ *   and its gradient softmax(l) − onehot in one pass (tf.logSoftmax + oneHot + mul + sum and
+ *   their gradients are ~20 kernels; on 1000×10 logits each costs more in dispatch than in
+ *   arithmetic). A plain JS loop, so no addon is needed.
  * - `RobustlabBceLogits` on wasm, only with the native addon: per-row Σ softplus(l) − x·l and
  *   its gradient sigmoid(l) − x in one vectorised pass (0.17 ms for 256×784, where wasm's
  *   Softplus alone takes ~2 ms; a JS loop would take ~4.5 ms, so without the addon the
@@ -138,6 +144,11 @@ export interface NativeElementwise {
   ): void;
 }
 let native: NativeElementwise | null = null;
+
+/** The native addon's loops given to installHostKernels, or null (none, or a browser). */
+export function nativeLoops(): NativeElementwise | null {
+  return native;
+}
 
 // --- RobustlabAdam (wasm, cpu) -----------------------------------------------------------------
 
@@ -280,6 +291,157 @@ const sigmoidDistWasm = rowLossKernel(SIGMOID_DIST_KERNEL, () =>
     : null,
 );
 
+// --- RobustlabSoftmaxCe (wasm, cpu) ------------------------------------------------------------
+
+export const SOFTMAX_CE_KERNEL = 'RobustlabSoftmaxCe';
+
+/**
+ * Per row i: loss[i] = logsumexp(l_i) − l_i[y_i], grad_i = softmax(l_i) − onehot(y_i). Sums in
+ * float64 (JS numbers), max-shifted so any finite logits are safe.
+ */
+export function softmaxCeRows(
+  l: Float32Array,
+  y: Int32Array,
+  loss: Float32Array,
+  grad: Float32Array,
+  rows: number,
+  cols: number,
+): void {
+  for (let i = 0; i < rows; i++) {
+    const o = i * cols;
+    const yi = y[i];
+    if (!(yi >= 0 && yi < cols))
+      throw new Error(`${SOFTMAX_CE_KERNEL}: label ${yi} is not in [0, ${cols - 1}]`);
+    let max = -Infinity;
+    for (let j = 0; j < cols; j++) if (l[o + j] > max) max = l[o + j];
+    let sum = 0;
+    for (let j = 0; j < cols; j++) {
+      const e = Math.exp(l[o + j] - max);
+      grad[o + j] = e;
+      sum += e;
+    }
+    for (let j = 0; j < cols; j++) grad[o + j] /= sum;
+    grad[o + yi] -= 1;
+    loss[i] = Math.log(sum) + max - l[o + yi];
+  }
+}
+
+type CeInputs = { logits: TensorInfo; labels: TensorInfo };
+
+function checkCe(logits: TensorInfo, labels: TensorInfo): [number, number] {
+  const [rows, cols] = logits.shape;
+  if (
+    logits.shape.length !== 2 ||
+    labels.shape.length !== 1 ||
+    labels.shape[0] !== rows ||
+    logits.dtype !== 'float32' ||
+    labels.dtype !== 'int32'
+  )
+    throw new Error(`${SOFTMAX_CE_KERNEL}: needs float32 logits [n, k] and int32 labels [n]`);
+  return [rows, cols];
+}
+
+const softmaxCeWasm: KernelFunc = (args) => {
+  const { logits, labels } = args.inputs as CeInputs;
+  const backend = args.backend as unknown as WasmBackendLike;
+  const [rows, cols] = checkCe(logits, labels);
+  const loss = backend.makeOutput([rows], 'float32');
+  const grad = backend.makeOutput([rows, cols], 'float32');
+  const buf = backend.wasm.HEAPU8.buffer;
+  const dy = backend.dataIdMap.get(labels.dataId);
+  const views = [
+    heapView(backend, buf, logits, rows * cols),
+    heapView(backend, buf, loss, rows),
+    heapView(backend, buf, grad, rows * cols),
+  ];
+  try {
+    if (views.some((v) => v === null) || dy?.memoryOffset == null)
+      throw new Error(`${SOFTMAX_CE_KERNEL}: tensors are not on the wasm heap`);
+    const y = new Int32Array(buf, dy.memoryOffset, rows);
+    const [L, LO, GO] = views as Float32Array[];
+    softmaxCeRows(L, y, LO, GO, rows, cols);
+  } catch (e) {
+    backend.disposeData(loss.dataId);
+    backend.disposeData(grad.dataId);
+    throw e;
+  }
+  return [loss, grad];
+};
+
+const softmaxCeCpu: KernelFunc = (args) => {
+  const { logits, labels } = args.inputs as CeInputs;
+  const backend = args.backend as unknown as CpuBackendLike;
+  const [rows, cols] = checkCe(logits, labels);
+  const L = backend.data.get(logits.dataId)?.values;
+  const Y = backend.data.get(labels.dataId)?.values;
+  if (!(L instanceof Float32Array) || !(Y instanceof Int32Array))
+    throw new Error(`${SOFTMAX_CE_KERNEL}: needs float32 logits and int32 labels`);
+  const loss = new Float32Array(rows);
+  const grad = new Float32Array(rows * cols);
+  softmaxCeRows(L, Y, loss, grad, rows, cols);
+  return [
+    backend.makeTensorInfo([rows], 'float32', loss),
+    backend.makeTensorInfo([rows, cols], 'float32', grad),
+  ];
+};
+
+// --- RobustlabDense (wasm, cpu): x·W + b with lazy gradients ---------------------------------
+
+export const DENSE_KERNEL = 'RobustlabDense';
+
+/**
+ * x·W + b by the backend's own _FusedMatMul kernel (the native one when installed), looked up
+ * at call time. Why a kernel of our own: tf.fused.matMul's gradient is a customGrad that
+ * computes dx, dW and db every time, but a projection or an attack needs only dx (dW of
+ * 784×150 is a wasted matmul per step) and training only dW, db (dx of the input batch is
+ * wasted). A registered gradient returns one closure per input, and tfjs calls only those on
+ * the path to what is differentiated.
+ */
+function denseKernel(backendName: string): KernelFunc {
+  return (args) => {
+    const fused = tf.getKernel('_FusedMatMul', backendName);
+    if (!fused) throw new Error(`${DENSE_KERNEL}: backend ${backendName} has no _FusedMatMul`);
+    // As a batch of one: tfjs's own kernels (wasm) expect rank-3 operands, as tf.fused.matMul
+    // gives them. Same data, relabelled shapes (what a Reshape kernel does).
+    const { a, b, bias } = args.inputs as { a: TensorInfo; b: TensorInfo; bias: TensorInfo };
+    const as3 = (t: TensorInfo): TensorInfo => ({ ...t, shape: [1, ...t.shape] });
+    const out = fused.kernelFunc({
+      ...args,
+      inputs: { a: as3(a), b: as3(b), bias },
+      attrs: { transposeA: false, transposeB: false, activation: 'linear' },
+    }) as TensorInfo;
+    return { ...out, shape: [a.shape[0], b.shape[1]] };
+  };
+}
+
+let denseGradientRegistered = false;
+function registerDenseGradient(): void {
+  if (denseGradientRegistered || tf.getGradient(DENSE_KERNEL)) return;
+  denseGradientRegistered = true;
+  tf.registerGradient({
+    kernelName: DENSE_KERNEL,
+    inputsToSave: ['a', 'b'],
+    gradFunc: (dy, saved) => {
+      const g = dy as tf.Tensor2D;
+      const [a, b] = saved as tf.Tensor2D[];
+      return {
+        a: () => tf.matMul(g, b, false, true),
+        b: () => tf.matMul(a, g, true, false),
+        // Σ over rows as ones[1, n]·dy: a (BLAS) matmul; wasm's Sum over axis 0 transposes
+        // first and took ~0.2 ms for 256×784
+        bias: () => tf.reshape(tf.matMul(tf.ones([1, g.shape[0]]), g), [g.shape[1]]),
+      };
+    },
+  });
+}
+
+/** x·W + b (x [n, k], W [k, m], b [m]): the dense-layer op with lazy gradients, where registered. */
+export function dense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  if (!ours.has(`${tf.getBackend()}/${DENSE_KERNEL}`))
+    return tf.fused.matMul({ a: x, b: w, bias: b }) as tf.Tensor2D;
+  return tf.engine().runKernel(DENSE_KERNEL, { a: x, b: w, bias: b }, {}) as tf.Tensor2D;
+}
+
 // --- installation ------------------------------------------------------------------------------
 
 const originals = new Map<string, KernelConfig>();
@@ -311,10 +473,16 @@ export function installHostKernels(
     const gather = tf.getKernel('GatherV2', 'wasm');
     if (gather && !ours.has('wasm/GatherV2')) register('GatherV2', 'wasm', makeGatherRows(gather));
     register(ADAM_KERNEL, 'wasm', adamWasm);
+    register(SOFTMAX_CE_KERNEL, 'wasm', softmaxCeWasm);
+    register(DENSE_KERNEL, 'wasm', denseKernel('wasm'));
+    registerDenseGradient();
     if (native?.bceLogits) register(BCE_KERNEL, 'wasm', bceWasm);
     if (native?.sigmoidDist) register(SIGMOID_DIST_KERNEL, 'wasm', sigmoidDistWasm);
   } else if (backendName === 'cpu') {
     register(ADAM_KERNEL, 'cpu', adamCpu);
+    register(SOFTMAX_CE_KERNEL, 'cpu', softmaxCeCpu);
+    register(DENSE_KERNEL, 'cpu', denseKernel('cpu'));
+    registerDenseGradient();
   }
 }
 
@@ -334,6 +502,10 @@ export function hasFusedAdam(backendName = tf.getBackend()): boolean {
   return ours.has(`${backendName}/${ADAM_KERNEL}`);
 }
 
+export function hasFusedSoftmaxCe(backendName = tf.getBackend()): boolean {
+  return ours.has(`${backendName}/${SOFTMAX_CE_KERNEL}`);
+}
+
 export function hasFusedBce(backendName = tf.getBackend()): boolean {
   return ours.has(`${backendName}/${BCE_KERNEL}`);
 }
@@ -343,18 +515,21 @@ export function hasFusedSigmoidDist(backendName = tf.getBackend()): boolean {
 }
 
 /**
- * A row-wise loss kernel as a differentiable op in its first argument (x is data): the kernel
- * returns the loss and its gradient together, and the gradient is scaled by dy on the way back.
+ * A row-wise loss kernel as a differentiable op in `logits` (the other inputs are data): the
+ * kernel returns the per-row loss and its gradient together, and the gradient is scaled by dy
+ * on the way back.
  */
-export function fusedRowLoss(
+function lossWithGrad(
   kernel: string,
   logits: tf.Tensor2D,
-  x: tf.Tensor2D,
-  attrs: Record<string, number> = {},
+  data: Record<string, tf.Tensor>,
+  attrs: Record<string, number>,
 ): tf.Tensor1D {
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [l, save] = args as [tf.Tensor, tf.GradSaveFunc];
-    const [loss, grad] = tf.engine().runKernel(kernel, { logits: l, x }, attrs) as tf.Tensor[];
+    const [loss, grad] = tf
+      .engine()
+      .runKernel(kernel, { logits: l, ...data }, attrs) as tf.Tensor[];
     save([grad]);
     return {
       value: loss,
@@ -362,4 +537,25 @@ export function fusedRowLoss(
     };
   });
   return op(logits) as tf.Tensor1D;
+}
+
+/** A row-wise loss kernel of (logits, x) [n, d] (RobustlabBceLogits, RobustlabSigmoidDist). */
+export function fusedRowLoss(
+  kernel: string,
+  logits: tf.Tensor2D,
+  x: tf.Tensor2D,
+  attrs: Record<string, number> = {},
+): tf.Tensor1D {
+  return lossWithGrad(kernel, logits, { x }, attrs);
+}
+
+/**
+ * Per-row softmax cross-entropy of `logits` against integer `labels`, differentiable in the
+ * logits; tf ops where the fused kernel is not registered.
+ */
+export function softmaxCrossEntropyRows(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
+  if (hasFusedSoftmaxCe()) return lossWithGrad(SOFTMAX_CE_KERNEL, logits, { labels }, {});
+  return tf.tidy(() =>
+    tf.neg(tf.sum(tf.mul(tf.oneHot(labels, logits.shape[1]), tf.logSoftmax(logits)), 1)),
+  );
 }

@@ -4,6 +4,7 @@
  * keeps the forward pass a few fused matmuls and lets the spectral defence reach each W.
  */
 import * as tf from '@tensorflow/tfjs';
+import { dense } from '../backend/host-kernels.js';
 import { Rng } from '../util/rng.js';
 
 export type Activation = 'linear' | 'relu' | 'leakyRelu' | 'sigmoid';
@@ -113,8 +114,9 @@ export class Mlp {
     return tf.tidy(() => {
       let h = x;
       this.layers.forEach((l, i) => {
-        // fused: the bias is added inside the (native) matmul, not by a pass over [n, units]
-        const a = tf.fused.matMul({ a: h, b: l.W, bias: l.b }) as tf.Tensor2D;
+        // The bias is added inside the (native) matmul, not by a pass over [n, units]; the
+        // gradient computes only what is differentiated (dx for attacks and projections).
+        const a = dense(h, l.W, l.b);
         h = skipLast && i === this.layers.length - 1 ? a : activate(a, l.activation);
       });
       return h;

@@ -4,9 +4,12 @@
  * of live tensors stays flat across epochs.
  */
 import * as tf from '@tensorflow/tfjs';
+import { softmaxCrossEntropyRows } from '../backend/host-kernels.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import { adam } from './adam.js';
+import { Mlp } from './mlp.js';
+import { fitClassifierNative, nativeFitLoops } from './native-fit.js';
 import type { Classifier } from './classifier.js';
 
 export interface HostData {
@@ -43,38 +46,35 @@ export function checkFitOptions(o: FitOptions): void {
   if (!Number.isFinite(o.seed)) throw new RangeError(`seed must be a number (got ${o.seed})`);
 }
 
-/** Minimise `loss` over mini-batches of `data` with Adam. Returns the mean loss per epoch. */
-export function fit(vars: tf.Variable[], data: HostData, loss: BatchLoss, o: FitOptions): number[] {
+/**
+ * The epoch loop every trainer shares: seeded permutation per epoch, batches of o.batchSize
+ * (the last one partial), progress, mean loss per epoch, divergence check, callbacks.
+ * `step(perm, s, e)` trains on rows perm[s..e) and returns their mean loss.
+ */
+export function epochLoop(
+  n: number,
+  o: FitOptions,
+  step: (perm: Int32Array, s: number, e: number) => number,
+): number[] {
   checkFitOptions(o);
   const rng = new Rng(o.seed);
-  const optimizer = adam(o.lr);
-  const xAll = tf.tensor2d(data.x.subarray(0, data.n * data.dim), [data.n, data.dim]);
-  const yAll = data.y ? tf.tensor1d(data.y.subarray(0, data.n), 'int32') : null;
-  const stepsPerEpoch = Math.ceil(data.n / o.batchSize);
   const bar = new Progress({
     label: o.label ?? 'train',
-    total: o.epochs * stepsPerEpoch,
+    total: o.epochs * Math.ceil(n / o.batchSize),
     unit: 'batch',
     silent: o.silent,
   });
   const losses: number[] = [];
   try {
     for (let epoch = 0; epoch < o.epochs; epoch++) {
-      const perm = rng.permutation(data.n);
+      const perm = rng.permutation(n);
       let sum = 0;
-      for (let s = 0; s < data.n; s += o.batchSize) {
-        const e = Math.min(data.n, s + o.batchSize);
-        const l = tf.tidy(() => {
-          const idx = tf.tensor1d(perm.subarray(s, e), 'int32');
-          const xb = tf.gather(xAll, idx) as tf.Tensor2D;
-          const yb = yAll ? (tf.gather(yAll, idx) as tf.Tensor1D) : null;
-          return optimizer.minimize(() => loss(xb, yb), true, vars)!;
-        });
-        sum += l.dataSync()[0] * (e - s);
-        l.dispose();
+      for (let s = 0; s < n; s += o.batchSize) {
+        const e = Math.min(n, s + o.batchSize);
+        sum += step(perm, s, e) * (e - s);
         bar.tick(1);
       }
-      const mean = sum / data.n;
+      const mean = sum / n;
       if (!Number.isFinite(mean))
         throw new Error(`training diverged at epoch ${epoch + 1} (loss ${mean})`);
       losses.push(mean);
@@ -84,20 +84,38 @@ export function fit(vars: tf.Variable[], data: HostData, loss: BatchLoss, o: Fit
     }
   } finally {
     bar.finish();
-    xAll.dispose();
-    yAll?.dispose();
-    optimizer.dispose();
   }
   return losses;
 }
 
+/** Minimise `loss` over mini-batches of `data` with Adam. Returns the mean loss per epoch. */
+export function fit(vars: tf.Variable[], data: HostData, loss: BatchLoss, o: FitOptions): number[] {
+  checkFitOptions(o);
+  const optimizer = adam(o.lr);
+  const xAll = tf.tensor2d(data.x.subarray(0, data.n * data.dim), [data.n, data.dim]);
+  const yAll = data.y ? tf.tensor1d(data.y.subarray(0, data.n), 'int32') : null;
+  try {
+    return epochLoop(data.n, o, (perm, s, e) => {
+      const l = tf.tidy(() => {
+        const idx = tf.tensor1d(perm.subarray(s, e), 'int32');
+        const xb = tf.gather(xAll, idx) as tf.Tensor2D;
+        const yb = yAll ? (tf.gather(yAll, idx) as tf.Tensor1D) : null;
+        return optimizer.minimize(() => loss(xb, yb), true, vars)!;
+      });
+      const v = l.dataSync()[0];
+      l.dispose();
+      return v;
+    });
+  } finally {
+    xAll.dispose();
+    yAll?.dispose();
+    optimizer.dispose();
+  }
+}
+
 /** Mean softmax cross-entropy of logits against integer labels. */
 export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
-  return tf.tidy(() => {
-    const logp = tf.logSoftmax(logits);
-    const onehot = tf.oneHot(labels, logits.shape[1]);
-    return tf.neg(tf.mean(tf.sum(tf.mul(onehot, logp), 1)));
-  });
+  return tf.tidy(() => tf.mean(softmaxCrossEntropyRows(logits, labels)));
 }
 
 export interface ClassifierTrainOptions {
@@ -108,6 +126,11 @@ export interface ClassifierTrainOptions {
   label?: string;
   silent?: boolean;
   onEpoch?: (epoch: number, meanLoss: number) => void;
+  /**
+   * Train an MLP classifier in native BLAS loops when the addon is loaded (native-fit.ts);
+   * default true. false: always through tfjs autodiff (the two agree to float32 rounding).
+   */
+  native?: boolean;
 }
 
 export const CLASSIFIER_DEFAULTS = { batchSize: 1000, lr: 1e-3 };
@@ -119,9 +142,14 @@ export function trainClassifier(
   data: HostData & { y: Int32Array },
   o: ClassifierTrainOptions & { epochs: number; seed: number },
 ): number[] {
-  return fit(vars, data, (xb, yb) => crossEntropy(clf.logits(xb), yb!), {
-    batchSize: CLASSIFIER_DEFAULTS.batchSize,
-    lr: CLASSIFIER_DEFAULTS.lr,
-    ...o,
-  });
+  const opts = { batchSize: CLASSIFIER_DEFAULTS.batchSize, lr: CLASSIFIER_DEFAULTS.lr, ...o };
+  // The native trainer when the model is an MLP classifier trained in all its variables.
+  const net = (clf as { net?: unknown }).net;
+  if (o.native !== false && net instanceof Mlp) {
+    const all = net.variables();
+    const loops = nativeFitLoops(net);
+    if (loops && vars.length === all.length && all.every((v, i) => v === vars[i]))
+      return fitClassifierNative(net, loops, data, opts);
+  }
+  return fit(vars, data, (xb, yb) => crossEntropy(clf.logits(xb), yb!), opts);
 }
