@@ -12,7 +12,13 @@ import {
   progressLine,
   type ProgressEvent,
 } from '../util/progress.js';
-import { runStage, stageDone, type RunContext, type Stage } from './stages.js';
+import {
+  criticalPathPriority,
+  runStage,
+  stageDone,
+  type RunContext,
+  type Stage,
+} from './stages.js';
 
 export interface ExecuteOptions {
   workers: number;
@@ -135,7 +141,12 @@ export async function execute(stages: Stage[], o: ExecuteOptions): Promise<Execu
   const status = () =>
     `[${done.size}/${stages.length} done, ${running.size} running, ${waiting().length} waiting, ${formatDuration((performance.now() - t0) / 1000)}]`;
   if (cached.length) log(`${status()} ${cached.length} stages already done (reused)`);
-  const ready = () => waiting().filter((s) => s.deps.every((d) => done.has(d)));
+  // Ready stages, longest remaining chain first (critical-path scheduling); ties keep graph order.
+  const priority = criticalPathPriority(stages);
+  const ready = () =>
+    waiting()
+      .filter((s) => s.deps.every((d) => done.has(d)))
+      .sort((a, b) => priority.get(b.name)! - priority.get(a.name)!);
   const dirsOf = (s: Stage) => Object.fromEntries(s.deps.map((d) => [d, byName.get(d)!.dir]));
 
   // On a terminal the bars are redrawn every second; otherwise a status block every 30 s.

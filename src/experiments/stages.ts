@@ -313,3 +313,57 @@ export async function runStage(
 export function stageSeconds(s: Stage): number {
   return JSON.parse(readFileSync(join(s.dir, DONE), 'utf8')).seconds;
 }
+
+/**
+ * A rough cost of a stage in seconds on one core (measured on the paper preset, scaled by its
+ * epochs and steps), only to order the work: see criticalPathPriority.
+ */
+export function estimatedCost(s: StageDef): number {
+  const p = s.params;
+  const epochs = Number(p.epochs ?? 0);
+  switch (s.kind) {
+    case 'classifier': {
+      const perEpoch: Record<string, number> =
+        p.space === 'image'
+          ? { '1L': 0.5, '2L': 0.7, LRL: 0.9 }
+          : { '1L': 0.06, '2L': 0.27, LRL: 0.47 };
+      return epochs * (perEpoch[String(p.arch)] ?? 0.5);
+    }
+    case 'generator':
+      return epochs * (p.kind === 'vae' ? 1.2 : 0.4);
+    case 'codes': {
+      const m = String(p.method);
+      if (!m.endsWith('projection')) return 1;
+      return (Number(p.steps ?? 500) / 500) * (m.startsWith('vae') ? 230 : 65);
+    }
+    case 'attack':
+      return p.pixelProjection ? 20 : 1;
+    case 'transfer':
+      return 4;
+    case 'svd':
+      return 15;
+  }
+}
+
+/**
+ * Priority of each stage: its cost plus the costliest chain of stages that depend on it (the
+ * critical path from it to the end). Starting the highest first keeps the long chains
+ * (VAE → VAE projection → latent classifiers → attacks) from being left for last with the
+ * other worker idle.
+ */
+export function criticalPathPriority(stages: StageDef[]): Map<string, number> {
+  const dependents = new Map<string, StageDef[]>();
+  for (const s of stages)
+    for (const d of s.deps) dependents.set(d, [...(dependents.get(d) ?? []), s]);
+  const memo = new Map<string, number>();
+  const prio = (s: StageDef): number => {
+    const known = memo.get(s.name);
+    if (known !== undefined) return known;
+    const after = Math.max(0, ...(dependents.get(s.name) ?? []).map(prio));
+    const v = estimatedCost(s) + after;
+    memo.set(s.name, v);
+    return v;
+  };
+  for (const s of stages) prio(s);
+  return memo;
+}
