@@ -51,7 +51,14 @@ export async function benchEpochs(
     for (const arch of ARCHS.filter((a) => !opts.archs || opts.archs.includes(a))) {
       const clf = MlpClassifier.create(arch, 784, { seed: 0 });
       const t = time(
-        () => trainClassifier(clf, clf.net.variables(), data, { epochs: 1, seed: 0, silent: true }),
+        () =>
+          // native: false — tfjs autodiff on wasm, not the native trainer (native-fit.ts)
+          trainClassifier(clf, clf.net.variables(), data, {
+            epochs: 1,
+            seed: 0,
+            silent: true,
+            native: false,
+          }),
         {
           warmup: 0,
           repeats: fix ? opts.repeats : 1,
