@@ -108,8 +108,30 @@ function makeGatherRows(original: KernelConfig): KernelFunc {
   };
 }
 
-/** Element-wise loops of the native addon (native/matmul.cc), when it is loaded. */
+/** Loops of the native addon (native/matmul.cc) that the host kernels and trainers call. */
 export interface NativeElementwise {
+  /**
+   * C_i = act(op(A_i)·op(B_i) + bias) for i < batch, row-major, in place. op(A_i) is M×K,
+   * op(B_i) K×N; A_i starts at A[i*strideA] (stride 0 broadcasts). activation 0 linear, 1 relu.
+   */
+  sgemm?(
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    A: Float32Array,
+    B: Float32Array,
+    C: Float32Array,
+    batch?: number | null,
+    strideA?: number | null,
+    strideB?: number | null,
+    strideC?: number | null,
+    bias?: Float32Array | null,
+    activation?: number,
+  ): void;
+  /** g[i] = 0 where h[i] ≤ 0, for i < n: a ReLU's backward pass given its output h. */
+  reluMask?(g: Float32Array, h: Float32Array, n: number): void;
   adam?(
     p: Float32Array,
     m: Float32Array,
@@ -437,8 +459,7 @@ function registerDenseGradient(): void {
 
 /** x·W + b (x [n, k], W [k, m], b [m]): the dense-layer op with lazy gradients, where registered. */
 export function dense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
-  if (!ours.has(`${tf.getBackend()}/${DENSE_KERNEL}`))
-    return tf.fused.matMul({ a: x, b: w, bias: b }) as tf.Tensor2D;
+  if (!installed(DENSE_KERNEL)) return tf.fused.matMul({ a: x, b: w, bias: b }) as tf.Tensor2D;
   return tf.engine().runKernel(DENSE_KERNEL, { a: x, b: w, bias: b }, {}) as tf.Tensor2D;
 }
 
@@ -498,20 +519,25 @@ export function uninstallHostKernels(backendName: string): void {
   }
 }
 
+/** Our kernel `name` is registered on the backend. */
+function installed(name: string, backendName = tf.getBackend()): boolean {
+  return ours.has(`${backendName}/${name}`);
+}
+
 export function hasFusedAdam(backendName = tf.getBackend()): boolean {
-  return ours.has(`${backendName}/${ADAM_KERNEL}`);
+  return installed(ADAM_KERNEL, backendName);
 }
 
 export function hasFusedSoftmaxCe(backendName = tf.getBackend()): boolean {
-  return ours.has(`${backendName}/${SOFTMAX_CE_KERNEL}`);
+  return installed(SOFTMAX_CE_KERNEL, backendName);
 }
 
 export function hasFusedBce(backendName = tf.getBackend()): boolean {
-  return ours.has(`${backendName}/${BCE_KERNEL}`);
+  return installed(BCE_KERNEL, backendName);
 }
 
 export function hasFusedSigmoidDist(backendName = tf.getBackend()): boolean {
-  return ours.has(`${backendName}/${SIGMOID_DIST_KERNEL}`);
+  return installed(SIGMOID_DIST_KERNEL, backendName);
 }
 
 /**

@@ -28,46 +28,22 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import { heapView, type NativeElementwise, type WasmBackendLike } from './host-kernels.js';
+import type { GemmProvider } from './linalg.js';
 import { uninstallMatmulFix } from './matmul-fix.js';
 
 /** The addon's exports (native/matmul.cc). */
 export interface NativeMatmulAddon {
-  /**
-   * C_i = act(op(A_i)·op(B_i) + bias) for i < batch, row-major, in place. op(A_i) is M×K,
-   * op(B_i) K×N; A_i starts at A[i*strideA] (stride 0 broadcasts). activation 0 linear, 1 relu.
-   */
-  sgemm(
-    transA: boolean,
-    transB: boolean,
-    M: number,
-    N: number,
-    K: number,
-    A: Float32Array,
-    B: Float32Array,
-    C: Float32Array,
-    batch?: number,
-    strideA?: number,
-    strideB?: number,
-    strideC?: number,
-    bias?: Float32Array | null,
-    activation?: number,
-  ): void;
+  sgemm: Required<NativeElementwise>['sgemm'];
   setNumThreads(n: number): void;
   getNumThreads(): number;
   config(): string;
   /** C += A·B, float64 row-major (A [m, k], B [k, n], C [m, n]). */
-  dgemmAcc?(
-    m: number,
-    n: number,
-    k: number,
-    a: Float64Array,
-    b: Float64Array,
-    c: Float64Array,
-  ): void;
+  dgemmAcc?(...args: Parameters<GemmProvider>): void;
   /** Element-wise loops for backend/host-kernels.ts (see NativeElementwise there). */
   adam?: NativeElementwise['adam'];
   bceLogits?: NativeElementwise['bceLogits'];
   sigmoidDist?: NativeElementwise['sigmoidDist'];
+  reluMask?: NativeElementwise['reluMask'];
   /** LAPACK thin SVD of a column-major m×n matrix (a is overwritten); returns LAPACK's info. */
   dgesdd?(
     m: number,
@@ -100,20 +76,13 @@ export function nativeSvd(
   return { u: vtPrime, s, vt: uPrime };
 }
 
-/** C += A·B by BLAS dgemm (for linalg.ts's GemmProvider); false without the addon. */
-export function nativeGemmAcc(
-  m: number,
-  n: number,
-  k: number,
-  a: Float64Array,
-  b: Float64Array,
-  c: Float64Array,
-): boolean {
+/** C += A·B by BLAS dgemm (linalg.ts's GemmProvider); false without the addon. */
+export const nativeGemmAcc: GemmProvider = (m, n, k, a, b, c) => {
   const addon = loadNativeMatmul();
   if (!addon?.dgemmAcc) return false;
   addon.dgemmAcc(m, n, k, a, b, c);
   return true;
-}
+};
 
 export interface NativeMatmulStatus {
   /** The addon is loaded. */

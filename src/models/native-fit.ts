@@ -17,50 +17,17 @@
  * Browser-safe: the addon comes from host-kernels' registry, absent in a browser.
  */
 import * as tf from '@tensorflow/tfjs';
-import { nativeLoops, softmaxCeRows } from '../backend/host-kernels.js';
+import { nativeLoops, softmaxCeRows, type NativeElementwise } from '../backend/host-kernels.js';
 import type { Mlp } from './mlp.js';
 import { epochLoop, type FitOptions, type HostData } from './train.js';
 
-/** The addon's functions this trainer calls (native/matmul.cc). */
-export interface NativeFitLoops {
-  sgemm(
-    transA: boolean,
-    transB: boolean,
-    M: number,
-    N: number,
-    K: number,
-    A: Float32Array,
-    B: Float32Array,
-    C: Float32Array,
-    batch?: number | null,
-    strideA?: number | null,
-    strideB?: number | null,
-    strideC?: number | null,
-    bias?: Float32Array | null,
-    activation?: number,
-  ): void;
-  adam(
-    p: Float32Array,
-    m: Float32Array,
-    v: Float32Array,
-    g: Float32Array,
-    pOut: Float32Array,
-    mOut: Float32Array,
-    vOut: Float32Array,
-    lr: number,
-    beta1: number,
-    beta2: number,
-    epsilon: number,
-    c1: number,
-    c2: number,
-  ): void;
-  /** g[i] = 0 where h[i] ≤ 0, for i < n (absent in an addon built before it: a JS loop then). */
-  reluMask?(g: Float32Array, h: Float32Array, n: number): void;
-}
+/** The addon's loops this trainer calls (reluMask is absent from addons built before it). */
+export type NativeFitLoops = Required<Pick<NativeElementwise, 'sgemm' | 'adam'>> &
+  Pick<NativeElementwise, 'reluMask'>;
 
 /** The loops, when the addon is loaded and the net is a plain classifier MLP; else null. */
 export function nativeFitLoops(net: Mlp): NativeFitLoops | null {
-  const loops = nativeLoops() as Partial<NativeFitLoops> | null;
+  const loops = nativeLoops();
   if (!loops?.sgemm || !loops.adam) return null;
   const layers = net.spec.layers;
   const hiddenOk = layers
