@@ -63,6 +63,9 @@ export interface AttackResult {
   finalLabel: Int32Array;
   n: number;
   dim: number;
+  /** Optional query counts (rows × passes): forward passes and backward (gradient) passes. */
+  forwards?: number;
+  backwards?: number;
 }
 
 export function checkAttackInputs(

@@ -1,0 +1,93 @@
+/**
+ * Threat models shared by the ε-bounded and minimum-norm attacks: per-row norms, projection
+ * onto the ε-ball around x0 intersected with the box, and seeded random starts.
+ *
+ * Rows are examples ([n, d] tensors); every function works on the whole batch at once.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export const NORMS = ['linf', 'l2'] as const;
+export type Norm = (typeof NORMS)[number];
+
+/** The box for images scaled to [0, 1]. */
+export const BOX = { min: 0, max: 1 } as const;
+
+/** ‖δ‖ per row, [n]. */
+export function rowNorms(delta: tf.Tensor2D, norm: Norm): tf.Tensor1D {
+  return tf.tidy(() =>
+    norm === 'linf' ? tf.max(tf.abs(delta), 1) : tf.sqrt(tf.sum(tf.square(delta), 1)),
+  );
+}
+
+/** ‖δ‖ per row on host data (row-major [n, d]), in float64. */
+export function hostRowNorms(a: Float32Array, b: Float32Array, n: number, d: number, norm: Norm) {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = i * d; j < (i + 1) * d; j++) {
+      const v = Math.abs(a[j] - b[j]);
+      s = norm === 'linf' ? Math.max(s, v) : s + v * v;
+    }
+    out[i] = norm === 'linf' ? s : Math.sqrt(s);
+  }
+  return out;
+}
+
+/**
+ * x projected onto {x0 + δ : ‖δ‖ ≤ ε} and then clipped to the box. For L∞ the result is the
+ * exact projection onto the intersection; for L2 clipping after scaling can only shrink δ, so
+ * the result stays inside the ball (the usual torchattacks/AutoAttack order).
+ */
+export function projectToBall(
+  x: tf.Tensor2D,
+  x0: tf.Tensor2D,
+  eps: number,
+  norm: Norm,
+  box: { min: number; max: number } | null = BOX,
+): tf.Tensor2D {
+  return tf.tidy(() => {
+    let delta = tf.sub(x, x0);
+    if (norm === 'linf') delta = tf.clipByValue(delta, -eps, eps);
+    else {
+      const n = tf.sqrt(tf.add(tf.sum(tf.square(delta), 1, true), 1e-24));
+      delta = tf.mul(delta, tf.minimum(1, tf.div(eps, n)));
+    }
+    const y = tf.add(x0, delta) as tf.Tensor2D;
+    return box ? tf.clipByValue(y, box.min, box.max) : y;
+  });
+}
+
+/**
+ * A seeded random point of the ε-ball around x0, in the box: L∞ uniform in the cube
+ * (Madry et al.); L2 uniform in the ball (Gaussian direction, radius ε·u^(1/d)).
+ */
+export function randomStart(
+  x0: tf.Tensor2D,
+  eps: number,
+  norm: Norm,
+  seed: number,
+  box: { min: number; max: number } | null = BOX,
+): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [n, d] = x0.shape;
+    let delta: tf.Tensor2D;
+    if (norm === 'linf') delta = tf.randomUniform([n, d], -eps, eps, 'float32', seed);
+    else {
+      const g = tf.randomNormal([n, d], 0, 1, 'float32', seed);
+      const dir = tf.div(g, tf.sqrt(tf.add(tf.sum(tf.square(g), 1, true), 1e-24)));
+      const r = tf.mul(eps, tf.pow(tf.randomUniform([n, 1], 0, 1, 'float32', seed + 1), 1 / d));
+      delta = tf.mul(dir, r);
+    }
+    const y = tf.add(x0, delta) as tf.Tensor2D;
+    return box ? tf.clipByValue(y, box.min, box.max) : y;
+  });
+}
+
+/** Unit-norm steepest-ascent direction of a gradient per row: sign (L∞) or g/‖g‖₂ (L2). */
+export function steepestDirection(g: tf.Tensor2D, norm: Norm): tf.Tensor2D {
+  return tf.tidy(() =>
+    norm === 'linf'
+      ? tf.sign(g)
+      : tf.div(g, tf.sqrt(tf.add(tf.sum(tf.square(g), 1, true), 1e-24))),
+  );
+}
