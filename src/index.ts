@@ -49,7 +49,7 @@ export type { ClassifierTrainOptions, FitOptions, HostData } from './models/trai
 export { mlpFromArtifacts, mlpToArtifacts } from './models/serialize.js';
 export type { PartArtifacts } from './models/serialize.js';
 export type { ModelMeta } from './models/meta.js';
-export { fetchModel, loadModelFrom } from './models/from-files.js';
+export { fetchModel, loadModelFrom, modelToFiles } from './models/from-files.js';
 export type { ModelFileReader } from './models/from-files.js';
 
 // Latent spaces

@@ -6,7 +6,7 @@
 import { RobustlabError } from '../data/errors.js';
 import type { ModelMeta } from './meta.js';
 import type { Mlp } from './mlp.js';
-import { mlpFromArtifacts, type PartArtifacts } from './serialize.js';
+import { mlpFromArtifacts, mlpToArtifacts, type PartArtifacts } from './serialize.js';
 
 /** Reads one file of a model directory by its name (e.g. 'model.weights.bin'). */
 export type ModelFileReader = (name: string) => Promise<Uint8Array>;
@@ -59,4 +59,31 @@ export function fetchModel(
     if (!res.ok) throw new RobustlabError(`${base}${name}: HTTP ${res.status}`);
     return new Uint8Array(await res.arrayBuffer());
   }, baseUrl);
+}
+
+/**
+ * The files of a model directory (what models/io.ts `saveModel` writes), in memory: a page can
+ * offer them for download, Node code can write them. Keys are file names.
+ */
+export function modelToFiles(
+  parts: Record<string, Mlp>,
+  meta: ModelMeta,
+  version = 'unknown',
+): Record<string, Uint8Array> {
+  const full: ModelMeta = {
+    ...meta,
+    parts: Object.keys(parts),
+    robustlab: version,
+    createdAt: new Date().toISOString(),
+  };
+  const enc = new TextEncoder();
+  const files: Record<string, Uint8Array> = {};
+  for (const [name, net] of Object.entries(parts)) {
+    const a = mlpToArtifacts(net, name, full as unknown as Record<string, unknown>);
+    files[`${name}.json`] = enc.encode(JSON.stringify(a.json));
+    files[`${name}.weights.bin`] = a.weights;
+  }
+  // robustlab.json last: a reader that sees it may assume the rest is there.
+  files['robustlab.json'] = enc.encode(JSON.stringify(full, null, 2) + '\n');
+  return files;
 }
