@@ -36,9 +36,14 @@ const backend = await initBackend(); // wasm + the OpenBLAS addon when it was bu
 const { meta, parts } = loadModel(o.model);
 // Any model as image → class: latent models are composed with their stored generator.
 const { classifier, head } = imageClassifierFromParts(meta, parts, { seed: 0 });
-const ds = await loadDataset(meta.dataset, { dataDir: o['data-dir'], limitTest: Number(o['limit-test']) });
+const ds = await loadDataset(meta.dataset, {
+  dataDir: o['data-dir'],
+  limitTest: Number(o['limit-test']),
+});
 const { accuracy, confusion } = evaluate(classifier, ds.test.images, ds.test.labels, ds.test.n);
-console.log(`${meta.dataset} ${meta.space} ${meta.arch} (${backend}): test accuracy ${(accuracy * 100).toFixed(2)}% on ${ds.test.n} images`);
+console.log(
+  `${meta.dataset} ${meta.space} ${meta.arch} (${backend}): test accuracy ${(accuracy * 100).toFixed(2)}% on ${ds.test.n} images`,
+);
 console.log('confusion row 0:', confusion[0].join(' '));
 
 const ex = selectAttackExamples(classifier, ds.test.images, ds.test.labels, ds.test.n, {
@@ -51,7 +56,9 @@ const r = targetedCeL2(classifier, ex.x0, ex.n, ex.goals, {
   silent: true,
 });
 const s = robustnessSummary(ex.x0, r);
-console.log(`pixel-space targeted attack: ${s.successes}/${s.n} succeeded, mean ‖δ‖₂ ${s.successes ? s.meanL2.toFixed(3) : 'n/a'}`);
+console.log(
+  `pixel-space targeted attack: ${s.successes}/${s.n} succeeded, mean ‖δ‖₂ ${s.successes ? s.meanL2.toFixed(3) : 'n/a'}`,
+);
 console.log(JSON.stringify({ testAccuracy: accuracy, attack: s }));
 classifier.dispose();
 if (classifier !== head) head.dispose();

@@ -60,25 +60,36 @@ const files = {};
 for (const s of ['train', 'test'])
   for (const k of ['images', 'labels']) {
     const f = DATASETS.mnist.splits[s][k].file;
-    const p = [join(root, 'mnist', f), join(root, 'mnist', f.replace(/\.gz$/, ''))].find(existsSync);
+    const p = [join(root, 'mnist', f), join(root, 'mnist', f.replace(/\.gz$/, ''))].find(
+      existsSync,
+    );
     files[f] = new Uint8Array(await readFile(p));
   }
 const ds = await datasetFromFiles('mnist', files, {
   limitTrain: Number(o['limit-train']),
   limitTest: Number(o['limit-test']),
 });
-console.log(`robustlab ${VERSION} (${backend}): MNIST ${ds.train.n} train / ${ds.test.n} test images`);
+console.log(
+  `robustlab ${VERSION} (${backend}): MNIST ${ds.train.n} train / ${ds.test.n} test images`,
+);
 
 const arch = parseArch(o.arch);
 const clf = MlpClassifier.create(arch, 784, { hidden: Number(o.hidden), seed: 0 });
 const t0 = performance.now();
-trainClassifier(clf, clf.net.variables(), { x: ds.train.images, y: ds.train.labels, n: ds.train.n, dim: 784 }, {
-  epochs: Number(o.epochs),
-  seed: 0,
-  silent: true,
-});
+trainClassifier(
+  clf,
+  clf.net.variables(),
+  { x: ds.train.images, y: ds.train.labels, n: ds.train.n, dim: 784 },
+  {
+    epochs: Number(o.epochs),
+    seed: 0,
+    silent: true,
+  },
+);
 const acc = evaluate(clf, ds.test.images, ds.test.labels, ds.test.n).accuracy;
-console.log(`trained ${arch} in ${((performance.now() - t0) / 1000).toFixed(1)} s: test accuracy ${(acc * 100).toFixed(2)}%`);
+console.log(
+  `trained ${arch} in ${((performance.now() - t0) / 1000).toFixed(1)} s: test accuracy ${(acc * 100).toFixed(2)}%`,
+);
 
 // The study's robustness test: correctly classified test images, each pushed to every other class.
 const ex = selectAttackExamples(clf, ds.test.images, ds.test.labels, ds.test.n, {
@@ -99,9 +110,20 @@ console.log(JSON.stringify({ arch, testAccuracy: acc, attack: s }));
 
 if (o.save) {
   await mkdir(o.save, { recursive: true });
-  const meta = { kind: 'classifier', dataset: 'mnist', space: 'image', arch, hidden: Number(o.hidden), seed: 0, epochs: Number(o.epochs), accuracy: { train: NaN, test: acc } };
+  const meta = {
+    kind: 'classifier',
+    dataset: 'mnist',
+    space: 'image',
+    arch,
+    hidden: Number(o.hidden),
+    seed: 0,
+    epochs: Number(o.epochs),
+    accuracy: { train: NaN, test: acc },
+  };
   for (const [name, bytes] of Object.entries(modelToFiles({ model: clf.net }, meta, VERSION)))
     await writeFile(join(o.save, name), bytes);
-  console.log(`saved the model to ${o.save} (evaluate it: node examples/evaluate-saved-model.mjs --model ${o.save})`);
+  console.log(
+    `saved the model to ${o.save} (evaluate it: node examples/evaluate-saved-model.mjs --model ${o.save})`,
+  );
 }
 clf.dispose();

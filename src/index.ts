@@ -81,11 +81,7 @@ export type { ComposedClassifier } from './latent/from-parts.js';
 // Attacks
 export { DEFAULT_CONFIDENCE, runAttack } from './attacks/base.js';
 export type { AttackOptions, AttackResult, StepFn, StepInput, StepOutput } from './attacks/base.js';
-export {
-  PIXEL_RANGE,
-  TARGETED_CE_L2_DEFAULTS,
-  targetedCeL2,
-} from './attacks/targeted-ce-l2.js';
+export { PIXEL_RANGE, TARGETED_CE_L2_DEFAULTS, targetedCeL2 } from './attacks/targeted-ce-l2.js';
 export type { AttackOptimizer, TargetedCeL2Options } from './attacks/targeted-ce-l2.js';
 export { BOX, NORMS, hostRowNorms, projectToBall, randomStart, rowNorms } from './attacks/norms.js';
 export type { Norm } from './attacks/norms.js';
@@ -101,7 +97,12 @@ export {
   spectralTransform,
   svd,
 } from './defences/spectral.js';
-export type { LayerSvd, SigmaTransform, SpectralMode, SpectralOptions } from './defences/spectral.js';
+export type {
+  LayerSvd,
+  SigmaTransform,
+  SpectralMode,
+  SpectralOptions,
+} from './defences/spectral.js';
 
 // Metrics
 export {

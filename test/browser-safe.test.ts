@@ -30,7 +30,8 @@ function nodeImports(meta: Metafile): string[] {
   const found = new Set<string>();
   for (const [file, input] of Object.entries(meta.inputs))
     for (const imp of input.imports)
-      if (imp.path.startsWith('node:') || BUILTINS.has(imp.path)) found.add(`${file} -> ${imp.path}`);
+      if (imp.path.startsWith('node:') || BUILTINS.has(imp.path))
+        found.add(`${file} -> ${imp.path}`);
   return [...found];
 }
 
@@ -41,7 +42,8 @@ describe('browser-safe core', () => {
       meta = await bundle('src/index.ts', 'browser');
     } catch (e) {
       // esbuild cannot resolve node:* for the browser: name the offending import in the failure
-      const errors = (e as { errors?: { text: string; location?: { file: string } }[] }).errors ?? [];
+      const errors =
+        (e as { errors?: { text: string; location?: { file: string } }[] }).errors ?? [];
       throw new Error(
         `src/index.ts does not bundle for the browser:\n` +
           errors.map((x) => `${x.location?.file ?? ''}: ${x.text}`).join('\n'),
@@ -61,7 +63,8 @@ describe('browser-safe core', () => {
       'src/backend/backend-core.ts',
     ])
       expect(ours).toContain(f);
-    for (const f of ours) expect(f).not.toMatch(/node-io|native-matmul|experiments|cli|render\.ts|atomic/);
+    for (const f of ours)
+      expect(f).not.toMatch(/node-io|native-matmul|experiments|cli|render\.ts|atomic/);
   });
 
   it('the Node entry does reach the native addon and the data files', async () => {

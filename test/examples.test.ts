@@ -15,9 +15,17 @@ const tmp = mkdtempSync(join(tmpdir(), 'robustlab-examples-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function node(args: string[]) {
-  const r = spawnSync(process.execPath, args, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 240_000 });
+  const r = spawnSync(process.execPath, args, {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 240_000,
+  });
   if (r.status !== 0) throw new Error(`node ${args.join(' ')} exited ${r.status}:\n${r.stderr}`);
-  const last = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  const last = r.stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .pop();
   return { stdout: r.stdout, json: JSON.parse(last ?? 'null') };
 }
 
@@ -32,17 +40,32 @@ describe('examples', () => {
 
   it('train-and-attack (only robustlab imports) and evaluate-saved-model agree on the model', () => {
     const src = readFileSync(join(REPO_ROOT, 'examples/train-and-attack.mjs'), 'utf8');
-    const imports = [...new Set([...src.matchAll(/^(?:import|\}).*from '([^']+)';$/gm)].map((m) => m[1]))];
+    const imports = [
+      ...new Set([...src.matchAll(/^(?:import|\}).*from '([^']+)';$/gm)].map((m) => m[1])),
+    ];
     expect(imports.filter((m) => !m.startsWith('node:'))).toEqual(['robustlab']);
     const model = join(tmp, 'model');
-    const common = ['--data-dir', TEST_DATA_DIR, '--limit-test', '500', '--count', '1', '--max-steps', '600'];
+    const common = [
+      '--data-dir',
+      TEST_DATA_DIR,
+      '--limit-test',
+      '500',
+      '--count',
+      '1',
+      '--max-steps',
+      '600',
+    ];
     const a = node([
       'examples/train-and-attack.mjs',
       ...common,
-      '--limit-train', '3000',
-      '--epochs', '8',
-      '--hidden', '64',
-      '--save', model,
+      '--limit-train',
+      '3000',
+      '--epochs',
+      '8',
+      '--hidden',
+      '64',
+      '--save',
+      model,
     ]);
     expect(a.json.testAccuracy).toBeGreaterThan(0.6); // 3000 images, 8 epochs: a real classifier
     expect(a.json.attack.n).toBe(9);
@@ -59,7 +82,12 @@ describe('examples', () => {
   it('the page example bundles for the browser with its wasm binaries', () => {
     const out = join(tmp, 'page');
     node(['examples/page/build.mjs', '--out', out]);
-    for (const f of ['index.html', 'main.js', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'])
+    for (const f of [
+      'index.html',
+      'main.js',
+      'tfjs-backend-wasm-simd.wasm',
+      'tfjs-backend-wasm-threaded-simd.wasm',
+    ])
       expect(existsSync(join(out, f)), f).toBe(true);
     expect(readFileSync(join(out, 'main.js'), 'utf8')).not.toMatch(/from\s*["']node:/);
   });

@@ -52,21 +52,34 @@ describe.skipIf(!HAVE_CHROMIUM)('the lab in chromium', () => {
 
   beforeAll(async () => {
     if (!existsSync(join(REPO_ROOT, 'dist/lab/index.html'))) {
-      const r = spawnSync('npx', ['vite', 'build', '--config', 'web/vite.config.ts'], { cwd: REPO_ROOT, encoding: 'utf8' });
+      const r = spawnSync('npx', ['vite', 'build', '--config', 'web/vite.config.ts'], {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+      });
       if (r.status !== 0) throw new Error(`vite build failed: ${r.stderr}`);
     }
     // The page example's bundle builds in a child process meanwhile (esbuild, ~2.4 MB).
     pageBuilt = new Promise((ok) => {
-      const child = spawn(process.execPath, ['examples/page/build.mjs', '--out', pageOut, '--data-dir', TEST_DATA_DIR], {
-        cwd: REPO_ROOT,
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
+      const child = spawn(
+        process.execPath,
+        ['examples/page/build.mjs', '--out', pageOut, '--data-dir', TEST_DATA_DIR],
+        {
+          cwd: REPO_ROOT,
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
       let err = '';
       child.stderr.on('data', (d) => (err += d));
       child.on('close', (code) => ok(code === 0 ? '' : `page build exited ${code}: ${err}`));
     });
     await testBackend();
-    await buildTinyRun({ out: run, dataDir: TEST_DATA_DIR, limitTrain: 1500, limitTest: 200, imageEpochs: 8 });
+    await buildTinyRun({
+      out: run,
+      dataDir: TEST_DATA_DIR,
+      limitTrain: 1500,
+      limitTest: 200,
+      imageEpochs: 8,
+    });
     server = await startLabServer({ run, port: 0, dataDir: TEST_DATA_DIR });
     browser = await launchChromium();
     context = browser.context;
@@ -87,8 +100,12 @@ describe.skipIf(!HAVE_CHROMIUM)('the lab in chromium', () => {
   });
 
   it('loads every classifier of the run, cross-origin isolated, and labels a test image as Node does', async () => {
-    expect(await text('#backend-info')).toMatch(/^wasm, \d+ thread\(s\), cross-origin isolated; 15 classifiers/);
-    await page.waitForFunction(() => document.querySelectorAll('#pred-table tbody tr').length === 15);
+    expect(await text('#backend-info')).toMatch(
+      /^wasm, \d+ thread\(s\), cross-origin isolated; 15 classifiers/,
+    );
+    await page.waitForFunction(
+      () => document.querySelectorAll('#pred-table tbody tr').length === 15,
+    );
     const info = await text('#input-info');
     const m = /test image #(\d+), true class (\d)/.exec(info);
     expect(m, info).not.toBeNull();
@@ -132,22 +149,30 @@ describe.skipIf(!HAVE_CHROMIUM)('the lab in chromium', () => {
 
   it('the spectral slider changes the defended accuracy and its label for the adversarial image', async () => {
     await page.waitForFunction(() => document.querySelector('#defence-acc')!.textContent !== '–');
-    await page.waitForFunction(() => !(document.querySelector('#svd-slider') as HTMLInputElement).disabled);
+    await page.waitForFunction(
+      () => !(document.querySelector('#svd-slider') as HTMLInputElement).disabled,
+    );
     const before = await text('#defence-acc');
     expect(await text('#defence-label')).toMatch(/^\d \(\d+%\)$/);
     await page.check('input[name="svd-mode"][value="zero"]');
     await page.fill('#svd-slider', '90'); // zero 90%: the 10-class layer keeps one direction
     await page.waitForFunction(
-      (b) => document.querySelector('#svd-pct')!.textContent === '90' && document.querySelector('#defence-acc')!.textContent !== b,
+      (b) =>
+        document.querySelector('#svd-pct')!.textContent === '90' &&
+        document.querySelector('#defence-acc')!.textContent !== b,
       before,
       { timeout: 60_000 },
     );
     const after = await text('#defence-acc');
     expect(Number(after.replace('%', ''))).toBeLessThan(Number(before.replace('%', '')));
     await page.fill('#svd-slider', '0');
-    await page.waitForFunction((b) => document.querySelector('#defence-acc')!.textContent === b, before, {
-      timeout: 60_000,
-    }); // fraction 0 is the undefended model again
+    await page.waitForFunction(
+      (b) => document.querySelector('#defence-acc')!.textContent === b,
+      before,
+      {
+        timeout: 60_000,
+      },
+    ); // fraction 0 is the undefended model again
   });
 
   it('drawing a digit produces a prediction from every classifier', async () => {
@@ -156,9 +181,14 @@ describe.skipIf(!HAVE_CHROMIUM)('the lab in chromium', () => {
     await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.15);
     await page.mouse.down();
     for (let k = 1; k <= 10; k++)
-      await page.mouse.move(box.x + box.width * (0.5 - 0.02 * k / 10), box.y + box.height * (0.15 + 0.7 * k / 10));
+      await page.mouse.move(
+        box.x + box.width * (0.5 - (0.02 * k) / 10),
+        box.y + box.height * (0.15 + (0.7 * k) / 10),
+      );
     await page.mouse.up();
-    await page.waitForFunction(() => document.querySelector('#input-info')!.textContent === 'drawn digit');
+    await page.waitForFunction(
+      () => document.querySelector('#input-info')!.textContent === 'drawn digit',
+    );
     await page.waitForFunction(() =>
       [...document.querySelectorAll('#pred-table td.adv')].every((td) => td.textContent === '–'),
     );
@@ -171,23 +201,37 @@ describe.skipIf(!HAVE_CHROMIUM)('the lab in chromium', () => {
     await page.fill('#attack-params input[data-key="stepSize"]', '0.005');
     await page.fill('#attack-params input[data-key="maxSteps"]', '2000');
     await page.click('#run-attack');
-    await page.waitForFunction(() => /^step \d+\/2000/.test(document.querySelector('#attack-status')!.textContent!), null, {
-      timeout: 60_000,
-    });
+    await page.waitForFunction(
+      () => /^step \d+\/2000/.test(document.querySelector('#attack-status')!.textContent!),
+      null,
+      {
+        timeout: 60_000,
+      },
+    );
     await page.click('#stop-attack');
-    await page.waitForFunction(() => document.querySelector('#attack-status')!.textContent === 'stopped');
+    await page.waitForFunction(
+      () => document.querySelector('#attack-status')!.textContent === 'stopped',
+    );
     expect(await page.isEnabled('#run-attack')).toBe(true);
     await page.click('#pick'); // the view worker still answers
-    await page.waitForFunction(() => /^test image #/.test(document.querySelector('#input-info')!.textContent!));
+    await page.waitForFunction(() =>
+      /^test image #/.test(document.querySelector('#input-info')!.textContent!),
+    );
   });
 
   it('shows the latent view (encoding and projection) and the report view', async () => {
     await page.click('button[data-tab="latent"]');
-    await page.waitForFunction(() => document.querySelectorAll('#latent-grid figure').length === 6, null, {
-      timeout: 60_000,
-    });
+    await page.waitForFunction(
+      () => document.querySelectorAll('#latent-grid figure').length === 6,
+      null,
+      {
+        timeout: 60_000,
+      },
+    );
     const captions = await page.locator('#latent-grid figcaption').allTextContents();
-    expect(captions.filter((c) => /^(AE|VAE) (encoding|projection): ‖D\(z\) − x‖₂ = \d/.test(c))).toHaveLength(4);
+    expect(
+      captions.filter((c) => /^(AE|VAE) (encoding|projection): ‖D\(z\) − x‖₂ = \d/.test(c)),
+    ).toHaveLength(4);
     await shot('latent-view');
     await page.click('button[data-tab="report"]');
     expect(await page.locator('#claims tbody tr').count()).toBe(1);

@@ -27,8 +27,14 @@ await build({
   logLevel: 'warning',
 });
 copyFileSync(join(here, 'index.html'), join(out, 'index.html'));
-const wasmDir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json'));
-for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'])
+const wasmDir = dirname(
+  createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json'),
+);
+for (const f of [
+  'tfjs-backend-wasm.wasm',
+  'tfjs-backend-wasm-simd.wasm',
+  'tfjs-backend-wasm-threaded-simd.wasm',
+])
   copyFileSync(join(wasmDir, 'dist', f), join(out, f));
 if (o.model) cpSync(o.model, join(out, 'model'), { recursive: true });
 if (o['data-dir']) {

@@ -15,7 +15,8 @@ import {
 } from 'robustlab';
 
 const out = document.getElementById('out');
-const log = (s) => (out.textContent = (out.textContent === 'running…' ? '' : out.textContent) + s + '\n');
+const log = (s) =>
+  (out.textContent = (out.textContent === 'running…' ? '' : out.textContent) + s + '\n');
 const q = new URLSearchParams(location.search);
 const n = Number(q.get('n') ?? 500);
 
@@ -31,14 +32,24 @@ async function main() {
     { limit: n },
   );
   const { accuracy } = evaluate(classifier, test.images, test.labels, test.n);
-  log(`${meta.dataset} ${meta.space} ${meta.arch}: accuracy ${(accuracy * 100).toFixed(1)}% on ${test.n} test images`);
+  log(
+    `${meta.dataset} ${meta.space} ${meta.arch}: accuracy ${(accuracy * 100).toFixed(1)}% on ${test.n} test images`,
+  );
   const x0 = test.images.slice(0, 784);
   const clean = predict(classifier, x0, 1).labels[0];
   const goal = (clean + 1) % 10;
   const r = targetedCeL2(classifier, x0, 1, Int32Array.of(goal), { ...PIXEL_RANGE, silent: true });
   const l2 = hostRowNorms(r.xAdv, x0, 1, 784, 'l2')[0];
-  log(`attack ${clean} → ${goal}: ${r.success[0] ? 'succeeded' : 'failed'} in ${r.steps[0]} steps, now ${r.finalLabel[0]}, ‖δ‖₂ = ${l2.toFixed(3)}`);
-  document.body.dataset.result = JSON.stringify({ accuracy, success: r.success[0] === 1, finalLabel: r.finalLabel[0], goal, l2 });
+  log(
+    `attack ${clean} → ${goal}: ${r.success[0] ? 'succeeded' : 'failed'} in ${r.steps[0]} steps, now ${r.finalLabel[0]}, ‖δ‖₂ = ${l2.toFixed(3)}`,
+  );
+  document.body.dataset.result = JSON.stringify({
+    accuracy,
+    success: r.success[0] === 1,
+    finalLabel: r.finalLabel[0],
+    goal,
+    l2,
+  });
   log('done');
 }
 main().catch((e) => {

@@ -30,4 +30,3 @@ export interface LabIndex {
     figures: string[];
   };
 }
-

@@ -22,24 +22,47 @@ function fakeRun(dir: string, spaces: string[]) {
       mkdirSync(m, { recursive: true });
       writeFileSync(
         join(m, 'robustlab.json'),
-        JSON.stringify({ kind: 'classifier', dataset: 'mnist', space, arch, parts: ['model'], accuracy: { test: 0.5 }, settings: space.endsWith('projection') ? { codes: { steps: 100, lr: 0.1, norm: 'l2' } } : {} }),
+        JSON.stringify({
+          kind: 'classifier',
+          dataset: 'mnist',
+          space,
+          arch,
+          parts: ['model'],
+          accuracy: { test: 0.5 },
+          settings: space.endsWith('projection')
+            ? { codes: { steps: 100, lr: 0.1, norm: 'l2' } }
+            : {},
+        }),
       );
       writeFileSync(join(m, 'model.json'), '{}');
     }
   // a finished attack stage and a generator: not classifiers, not listed
   mkdirSync(join(dir, 'stages', 'attack_mnist_image_1L_own-space-0123'), { recursive: true });
   mkdirSync(join(dir, 'figures'), { recursive: true });
-  writeFileSync(join(dir, 'figures', 'mnist-fig4-accuracy.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
-  writeFileSync(join(dir, 'results.json'), JSON.stringify({ preset: 'quick', claims: [{ dataset: 'mnist', claim: 'c', supported: true, evidence: 'e' }] }));
+  writeFileSync(
+    join(dir, 'figures', 'mnist-fig4-accuracy.svg'),
+    '<svg xmlns="http://www.w3.org/2000/svg"/>',
+  );
+  writeFileSync(
+    join(dir, 'results.json'),
+    JSON.stringify({
+      preset: 'quick',
+      claims: [{ dataset: 'mnist', claim: 'c', supported: true, evidence: 'e' }],
+    }),
+  );
   writeFileSync(join(dir, 'secret.txt'), 'not for the page');
 }
 
 function cli(...args: string[]) {
   const loader = pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
-  const r = spawnSync(process.execPath, ['--import', loader, join(REPO_ROOT, 'src/cli/run-dev.ts'), ...args], {
-    cwd: tmp,
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', loader, join(REPO_ROOT, 'src/cli/run-dev.ts'), ...args],
+    {
+      cwd: tmp,
+      encoding: 'utf8',
+    },
+  );
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -51,9 +74,15 @@ describe('lab server', () => {
     const ix = indexRun(run, TEST_DATA_DIR);
     const ds = ix.datasets.mnist;
     expect(ds.models.map((m) => m.id)).toEqual([
-      'mnist/image/1L', 'mnist/image/2L', 'mnist/image/LRL',
-      'mnist/ae-encoding/1L', 'mnist/ae-encoding/2L', 'mnist/ae-encoding/LRL',
-      'mnist/vae-projection/1L', 'mnist/vae-projection/2L', 'mnist/vae-projection/LRL',
+      'mnist/image/1L',
+      'mnist/image/2L',
+      'mnist/image/LRL',
+      'mnist/ae-encoding/1L',
+      'mnist/ae-encoding/2L',
+      'mnist/ae-encoding/LRL',
+      'mnist/vae-projection/1L',
+      'mnist/vae-projection/2L',
+      'mnist/vae-projection/LRL',
     ]);
     expect(ds.models[6].projection).toEqual({ steps: 100, lr: 0.1, norm: 'l2' });
     expect(ds.models[0].projection).toBeNull();
@@ -82,13 +111,17 @@ describe('lab server', () => {
       expect(home.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
       const ix = await (await fetch(s.url + 'api/index.json')).json();
       expect(ix.datasets.mnist.models).toHaveLength(9);
-      const model = await fetch(s.url + ix.datasets.mnist.models[0].url.slice(1) + 'robustlab.json');
+      const model = await fetch(
+        s.url + ix.datasets.mnist.models[0].url.slice(1) + 'robustlab.json',
+      );
       expect(model.status).toBe(200);
       expect((await model.json()).arch).toBe('1L');
       const img = await fetch(s.url + ix.datasets.mnist.testData.images.slice(1));
       expect(img.status).toBe(200);
       expect((await img.arrayBuffer()).byteLength).toBeGreaterThan(1_000_000);
-      expect((await fetch(s.url + 'run/figures/mnist-fig4-accuracy.svg')).headers.get('content-type')).toBe('image/svg+xml');
+      expect(
+        (await fetch(s.url + 'run/figures/mnist-fig4-accuracy.svg')).headers.get('content-type'),
+      ).toBe('image/svg+xml');
       for (const bad of [
         'run/secret.txt',
         'run/../../etc/passwd',

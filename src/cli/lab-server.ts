@@ -78,7 +78,10 @@ export function indexRun(run: string, dataDir?: string): LabIndex {
       testData: null,
     });
     const codes = (meta.settings as any)?.codes;
-    const rel = dir.slice(root.length + 1).split(sep).join('/');
+    const rel = dir
+      .slice(root.length + 1)
+      .split(sep)
+      .join('/');
     ds.models.push({
       id: `${name}/${meta.space}/${meta.arch}`,
       dataset: name,
@@ -214,11 +217,11 @@ export async function startLabServer(o: LabServerOptions): Promise<LabServer> {
       return send(405, 'method not allowed', 'text/plain');
     const path = (req.url ?? '/').split('?')[0];
     let file: string | null = null;
-    if (path === '/api/index.json')
-      return send(200, JSON.stringify(index), TYPES['.json']);
+    if (path === '/api/index.json') return send(200, JSON.stringify(index), TYPES['.json']);
     if (path.startsWith('/run/')) {
       const rel = path.slice('/run/'.length);
-      const ok = /^(stages\/[^/]+\/model\/[^/]+\.(json|bin)|figures\/[^/]+\.(svg|png)|report\.(html|md)|results\.json)$/;
+      const ok =
+        /^(stages\/[^/]+\/model\/[^/]+\.(json|bin)|figures\/[^/]+\.(svg|png)|report\.(html|md)|results\.json)$/;
       file = ok.test(rel) ? inside(runRoot, rel) : null;
     } else if (path.startsWith('/data/')) {
       const [, , name, f] = path.split('/');
@@ -235,7 +238,9 @@ export async function startLabServer(o: LabServerOptions): Promise<LabServer> {
     server.once('error', (e: NodeJS.ErrnoException) =>
       fail(
         e.code === 'EADDRINUSE'
-          ? new RobustlabError(`port ${port} is in use (pass --port P, or --port 0 for any free port)`)
+          ? new RobustlabError(
+              `port ${port} is in use (pass --port P, or --port 0 for any free port)`,
+            )
           : new RobustlabError(`cannot listen on 127.0.0.1:${port}: ${e.message}`),
       ),
     );

@@ -44,7 +44,10 @@ const COMMANDS: Record<string, Command> = {
     load: () => import('./commands/data.js'),
   },
   info: { summary: 'backend, versions and data found', load: () => import('./commands/info.js') },
-  lab: { summary: 'the browser lab: attack and defend a run\'s models live', load: () => import('./commands/lab.js') },
+  lab: {
+    summary: "the browser lab: attack and defend a run's models live",
+    load: () => import('./commands/lab.js'),
+  },
 };
 
 export function usage(): string {

@@ -34,10 +34,10 @@ export function imageClassifierFromParts(
   if (meta.kind !== 'classifier' || !parts.model)
     throw new RobustlabError(`a ${meta.kind} model is not a classifier`);
   const head = new MlpClassifier(parseArch(meta.arch ?? ''), parts.model);
-  if (meta.space === 'image') return { meta, classifier: head, head, generator: null, method: null };
+  if (meta.space === 'image')
+    return { meta, classifier: head, head, generator: null, method: null };
   const method = parseLatentMethod(meta.space);
   const gen = Generator.fromParts(method.startsWith('vae') ? 'vae' : 'ae', parts);
   const classifier = new LatentPipelineClassifier(head, gen, method, opts);
   return { meta, classifier, head, generator: gen, method };
 }
-

@@ -7,7 +7,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDataset } from '../data/node-io.js';
-import { LATENT_METHODS, computeCodes, methodGenerator, type LatentMethod } from '../latent/codes.js';
+import {
+  LATENT_METHODS,
+  computeCodes,
+  methodGenerator,
+  type LatentMethod,
+} from '../latent/codes.js';
 import { Generator, LATENT_DIM, trainGenerator } from '../latent/generators.js';
 import { ARCHS, MlpClassifier, evaluate } from '../models/classifier.js';
 import { saveModel } from '../models/io.js';
@@ -27,7 +32,9 @@ export interface TinyRunOptions {
   seed?: number;
 }
 
-export async function buildTinyRun(o: TinyRunOptions): Promise<{ accuracy: Record<string, number> }> {
+export async function buildTinyRun(
+  o: TinyRunOptions,
+): Promise<{ accuracy: Record<string, number> }> {
   const seed = o.seed ?? 0;
   const hidden = o.hidden ?? 32;
   const ds = await loadDataset('mnist', {
@@ -37,42 +44,64 @@ export async function buildTinyRun(o: TinyRunOptions): Promise<{ accuracy: Recor
   });
   const { train, test } = ds;
   const accuracy: Record<string, number> = {};
-  const save = (space: string, arch: string, clf: MlpClassifier, gen: Generator | null, acc: number, settings: Record<string, unknown>) => {
+  const save = (
+    space: string,
+    arch: string,
+    clf: MlpClassifier,
+    gen: Generator | null,
+    acc: number,
+    settings: Record<string, unknown>,
+  ) => {
     const dir = join(o.out, 'stages', `classifier_mnist_${space}_${arch}-tiny`, 'model');
     mkdirSync(join(o.out, 'stages'), { recursive: true });
-    saveModel(dir, { model: clf.net, ...(gen ? gen.parts() : {}) }, {
-      kind: 'classifier',
-      dataset: 'mnist',
-      space,
-      arch,
-      hidden,
-      seed,
-      epochs: space === 'image' ? (o.imageEpochs ?? 4) : (o.latentEpochs ?? 10),
-      accuracy: { train: NaN, test: acc },
-      settings,
-    });
+    saveModel(
+      dir,
+      { model: clf.net, ...(gen ? gen.parts() : {}) },
+      {
+        kind: 'classifier',
+        dataset: 'mnist',
+        space,
+        arch,
+        hidden,
+        seed,
+        epochs: space === 'image' ? (o.imageEpochs ?? 4) : (o.latentEpochs ?? 10),
+        accuracy: { train: NaN, test: acc },
+        settings,
+      },
+    );
     accuracy[`${space}/${arch}`] = acc;
   };
   for (const arch of ARCHS) {
     const clf = MlpClassifier.create(arch, 784, { hidden, seed });
-    trainClassifier(clf, clf.net.variables(), { x: train.images, y: train.labels, n: train.n, dim: 784 }, {
-      epochs: o.imageEpochs ?? 4,
-      seed,
-      batchSize: 100,
-      silent: true,
+    trainClassifier(
+      clf,
+      clf.net.variables(),
+      { x: train.images, y: train.labels, n: train.n, dim: 784 },
+      {
+        epochs: o.imageEpochs ?? 4,
+        seed,
+        batchSize: 100,
+        silent: true,
+      },
+    );
+    save('image', arch, clf, null, evaluate(clf, test.images, test.labels, test.n).accuracy, {
+      space: 'image',
     });
-    save('image', arch, clf, null, evaluate(clf, test.images, test.labels, test.n).accuracy, { space: 'image' });
     clf.dispose();
   }
   const gens: Record<string, Generator> = {};
   for (const kind of ['ae', 'vae'] as const) {
     gens[kind] = Generator.create(kind, seed);
-    trainGenerator(gens[kind], { x: train.images, n: train.n, dim: 784 }, {
-      epochs: o.generatorEpochs ?? 2,
-      seed,
-      batchSize: 100,
-      silent: true,
-    });
+    trainGenerator(
+      gens[kind],
+      { x: train.images, n: train.n, dim: 784 },
+      {
+        epochs: o.generatorEpochs ?? 2,
+        seed,
+        batchSize: 100,
+        silent: true,
+      },
+    );
   }
   const steps = o.projectionSteps ?? 20;
   for (const method of LATENT_METHODS as readonly LatentMethod[]) {
@@ -82,12 +111,17 @@ export async function buildTinyRun(o: TinyRunOptions): Promise<{ accuracy: Recor
     const zte = computeCodes(gen, method, test.images, test.n, co);
     for (const arch of ARCHS) {
       const clf = MlpClassifier.create(arch, LATENT_DIM, { hidden, seed });
-      trainClassifier(clf, clf.net.variables(), { x: ztr, y: train.labels, n: train.n, dim: LATENT_DIM }, {
-        epochs: o.latentEpochs ?? 10,
-        seed,
-        batchSize: 100,
-        silent: true,
-      });
+      trainClassifier(
+        clf,
+        clf.net.variables(),
+        { x: ztr, y: train.labels, n: train.n, dim: LATENT_DIM },
+        {
+          epochs: o.latentEpochs ?? 10,
+          seed,
+          batchSize: 100,
+          silent: true,
+        },
+      );
       const acc = evaluate(clf, zte, test.labels, test.n).accuracy;
       save(method, arch, clf, gen, acc, { space: method, codes: { method, ...co } });
       clf.dispose();
@@ -107,7 +141,9 @@ export async function buildTinyRun(o: TinyRunOptions): Promise<{ accuracy: Recor
   mkdirSync(join(o.out, 'figures'), { recursive: true });
   writeFileSync(join(o.out, 'figures', 'mnist-fig4-accuracy.svg'), svg);
   const bestImage = Math.max(...ARCHS.map((a) => accuracy[`image/${a}`]));
-  const bestLatent = Math.max(...LATENT_METHODS.flatMap((m) => ARCHS.map((a) => accuracy[`${m}/${a}`])));
+  const bestLatent = Math.max(
+    ...LATENT_METHODS.flatMap((m) => ARCHS.map((a) => accuracy[`${m}/${a}`])),
+  );
   writeFileSync(
     join(o.out, 'results.json'),
     JSON.stringify({
@@ -122,6 +158,9 @@ export async function buildTinyRun(o: TinyRunOptions): Promise<{ accuracy: Recor
       ],
     }),
   );
-  writeFileSync(join(o.out, 'report.html'), `<!doctype html><title>tiny run</title><h1>tiny run report</h1>${svg}`);
+  writeFileSync(
+    join(o.out, 'report.html'),
+    `<!doctype html><title>tiny run</title><h1>tiny run report</h1>${svg}`,
+  );
   return { accuracy };
 }

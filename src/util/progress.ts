@@ -44,10 +44,7 @@ let observeEveryMs = 1000;
  * a second) per bar. The reproduce scheduler uses this to show one bar per running stage, from
  * any worker thread; the browser lab uses it (interval 0: every step) for its progress bar.
  */
-export function observeProgress(
-  fn: ((e: ProgressEvent) => void) | null,
-  intervalMs = 1000,
-): void {
+export function observeProgress(fn: ((e: ProgressEvent) => void) | null, intervalMs = 1000): void {
   observer = fn;
   observeEveryMs = intervalMs;
 }

@@ -40,7 +40,10 @@ class Client {
       this.failAll(new Error(`worker failed: ${e.message}`));
     };
   }
-  request<T extends Reply['type']>(msg: Request, transfer: Transferable[] = []): Promise<ReplyOf<T>> {
+  request<T extends Reply['type']>(
+    msg: Request,
+    transfer: Transferable[] = [],
+  ): Promise<ReplyOf<T>> {
     return new Promise((resolve, reject) => {
       this.pending.push({ resolve: resolve as (r: Reply) => void, reject });
       this.w.postMessage(msg, transfer);
@@ -135,14 +138,21 @@ function clearCanvas() {
 function canvasToImage(): Float32Array | null {
   const c = draw();
   const src = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-  let x0 = c.width, y0 = c.height, x1 = -1, y1 = -1;
+  let x0 = c.width,
+    y0 = c.height,
+    x1 = -1,
+    y1 = -1;
   for (let y = 0; y < c.height; y++)
     for (let xx = 0; xx < c.width; xx++)
       if (src[(y * c.width + xx) * 4] > 20) {
-        x0 = Math.min(x0, xx); x1 = Math.max(x1, xx); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+        x0 = Math.min(x0, xx);
+        x1 = Math.max(x1, xx);
+        y0 = Math.min(y0, y);
+        y1 = Math.max(y1, y);
       }
   if (x1 < 0) return null;
-  const w = x1 - x0 + 1, h = y1 - y0 + 1;
+  const w = x1 - x0 + 1,
+    h = y1 - y0 + 1;
   const s = 20 / Math.max(w, h);
   const small = document.createElement('canvas');
   small.width = 28;
@@ -155,18 +165,22 @@ function canvasToImage(): Float32Array | null {
   sctx.drawImage(c, x0, y0, w, h, (28 - w * s) / 2, (28 - h * s) / 2, w * s, h * s);
   const px = sctx.getImageData(0, 0, 28, 28).data;
   const img = new Float32Array(784);
-  let mass = 0, cx = 0, cy = 0;
+  let mass = 0,
+    cx = 0,
+    cy = 0;
   for (let i = 0; i < 784; i++) {
     img[i] = px[i * 4] / 255;
     mass += img[i];
     cx += (i % 28) * img[i];
     cy += Math.floor(i / 28) * img[i];
   }
-  const dx = Math.round(13.5 - cx / mass), dy = Math.round(13.5 - cy / mass);
+  const dx = Math.round(13.5 - cx / mass),
+    dy = Math.round(13.5 - cy / mass);
   const out = new Float32Array(784);
   for (let y = 0; y < 28; y++)
     for (let xx = 0; xx < 28; xx++) {
-      const sy = y - dy, sx = xx - dx;
+      const sy = y - dy,
+        sx = xx - dx;
       if (sy >= 0 && sy < 28 && sx >= 0 && sx < 28) out[y * 28 + xx] = img[sy * 28 + sx];
     }
   return out;
@@ -177,7 +191,10 @@ function setupDrawing() {
   const ctx = c.getContext('2d')!;
   const pos = (e: PointerEvent) => {
     const r = c.getBoundingClientRect();
-    return [((e.clientX - r.left) * c.width) / r.width, ((e.clientY - r.top) * c.height) / r.height];
+    return [
+      ((e.clientX - r.left) * c.width) / r.width,
+      ((e.clientY - r.top) * c.height) / r.height,
+    ];
   };
   c.addEventListener('pointerdown', (e) => {
     if (!drawnSinceClear) clearCanvas(); // a picked test image is replaced by the drawing
@@ -261,7 +278,10 @@ function renderPredictions(clean: Prediction[], adv: Prediction[] | null) {
     tr.dataset.model = p.id;
     if (p.id === target) tr.classList.add('target');
     const bars = p.probs
-      .map((v, k) => `<span class="${k === p.label ? 'top' : ''}" style="height:${Math.max(1, v * 22)}px" title="${k}: ${(v * 100).toFixed(1)}%"></span>`)
+      .map(
+        (v, k) =>
+          `<span class="${k === p.label ? 'top' : ''}" style="height:${Math.max(1, v * 22)}px" title="${k}: ${(v * 100).toFixed(1)}%"></span>`,
+      )
       .join('');
     const a = adv?.find((q) => q.id === p.id);
     const advCell = a
@@ -340,13 +360,19 @@ async function runAttack() {
     paintSigned($('img-delta') as HTMLCanvasElement, delta);
     paintGrey($('img-adv') as HTMLCanvasElement, xAdv);
     const ok = r.success[0];
-    const goalText = goal === null ? `away from ${classNames[clean.label]}` : `goal ${classNames[goal]}`;
-    status('attack-status', `${ok ? 'succeeded' : 'failed'} after ${r.steps[0]} steps (${r.seconds.toFixed(2)} s)`);
+    const goalText =
+      goal === null ? `away from ${classNames[clean.label]}` : `goal ${classNames[goal]}`;
+    status(
+      'attack-status',
+      `${ok ? 'succeeded' : 'failed'} after ${r.steps[0]} steps (${r.seconds.toFixed(2)} s)`,
+    );
     $('attack-result').innerHTML =
       `<div>${goalText}: the attacked model now says <b id="adv-label">${classNames[r.finalLabel[0]]}</b> ` +
       `(p = ${(r.goalProb[0] * 100).toFixed(1)}% for ${goal === null ? 'the clean class' : 'the goal'})</div>` +
       `<div>‖δ‖₂ = <b id="norm-l2">${r.l2[0].toFixed(3)}</b>, ‖δ‖∞ = <b id="norm-linf">${r.linf[0].toFixed(3)}</b></div>` +
-      (ok ? '' : '<div class="muted">a failure can mean the model is robust here, or that its gradient is masked (e.g. the projection spaces)</div>');
+      (ok
+        ? ''
+        : '<div class="muted">a failure can mean the model is robust here, or that its gradient is masked (e.g. the projection spaces)</div>');
     const adv = await view.request<'predictions'>({ type: 'predictAll', x: xAdv });
     renderPredictions(cleanPreds, adv.predictions);
     void updateDefence();
@@ -388,7 +414,10 @@ async function initDefence() {
     })
     .then((r) => {
       if (defenceModel !== model) return;
-      status('defence-status', `defending ${model}: SVD of its layers in ${r.seconds.toFixed(1)} s; clean accuracy ${(r.accuracy * 100).toFixed(1)}%`);
+      status(
+        'defence-status',
+        `defending ${model}: SVD of its layers in ${r.seconds.toFixed(1)} s; clean accuracy ${(r.accuracy * 100).toFixed(1)}%`,
+      );
       $<HTMLInputElement>('svd-slider').disabled = false;
       status('defence-n', String(r.n));
     });
@@ -408,11 +437,23 @@ async function updateDefence() {
     do {
       defendAgain = false;
       const fraction = Number($<HTMLInputElement>('svd-slider').value) / 100;
-      const mode = (document.querySelector('input[name="svd-mode"]:checked') as HTMLInputElement).value as 'zero' | 'scale';
+      const mode = (document.querySelector('input[name="svd-mode"]:checked') as HTMLInputElement)
+        .value as 'zero' | 'scale';
       status('svd-pct', String(Math.round(fraction * 100)));
-      const r = await view.request<'defended'>({ type: 'defend', model: defenceModel, mode, fraction, xAdv });
+      const r = await view.request<'defended'>({
+        type: 'defend',
+        model: defenceModel,
+        mode,
+        fraction,
+        xAdv,
+      });
       status('defence-acc', `${(r.accuracy * 100).toFixed(1)}%`);
-      status('defence-label', r.label === null ? '– (run an attack)' : `${classNames[r.label]} (${(r.probs![r.label] * 100).toFixed(0)}%)`);
+      status(
+        'defence-label',
+        r.label === null
+          ? '– (run an attack)'
+          : `${classNames[r.label]} (${(r.probs![r.label] * 100).toFixed(0)}%)`,
+      );
     } while (defendAgain);
   } catch (e) {
     showError('defence-status', e);
@@ -438,7 +479,8 @@ async function updateLatent() {
     for (let i = 0; i < 784; i++) err += (img[i] - x![i]) ** 2;
     f.appendChild(c);
     const cap = document.createElement('figcaption');
-    cap.textContent = title === 'input' ? 'input x' : `${title}: ‖D(z) − x‖₂ = ${Math.sqrt(err).toFixed(2)}`;
+    cap.textContent =
+      title === 'input' ? 'input x' : `${title}: ‖D(z) − x‖₂ = ${Math.sqrt(err).toFixed(2)}`;
     f.style.maxWidth = '180px';
     cap.style.maxWidth = '180px';
     f.appendChild(cap);
@@ -465,7 +507,8 @@ function renderReport() {
     body.appendChild(tr);
   }
   if (!index.report.claims.length)
-    body.innerHTML = '<tr><td colspan="4" class="muted">no results.json in this run (the report is written when the run finishes)</td></tr>';
+    body.innerHTML =
+      '<tr><td colspan="4" class="muted">no results.json in this run (the report is written when the run finishes)</td></tr>';
   const figs = $('figures');
   figs.innerHTML = '';
   for (const f of index.report.figures) {
@@ -502,8 +545,14 @@ async function loadTestData() {
 async function selectDataset(name: string) {
   dataset = name;
   classNames = index.datasets[name].classNames;
-  fillSelect($('pick-class') as HTMLSelectElement, classNames.map((c, k) => [String(k), `${k} ${c}`]));
-  fillSelect($('goal') as HTMLSelectElement, classNames.map((c, k) => [String(k), `${k} ${c}`]));
+  fillSelect(
+    $('pick-class') as HTMLSelectElement,
+    classNames.map((c, k) => [String(k), `${k} ${c}`]),
+  );
+  fillSelect(
+    $('goal') as HTMLSelectElement,
+    classNames.map((c, k) => [String(k), `${k} ${c}`]),
+  );
   view?.terminate();
   attacker?.terminate();
   view = new Client();
@@ -515,10 +564,16 @@ async function selectDataset(name: string) {
   spawnAttacker();
   models = ready.models;
   const iso = globalThis.crossOriginIsolated ? 'cross-origin isolated' : 'not isolated';
-  status('backend-info', `${ready.backend}, ${ready.threads} thread(s), ${iso}; ${models.length} classifiers`);
+  status(
+    'backend-info',
+    `${ready.backend}, ${ready.threads} thread(s), ${iso}; ${models.length} classifiers`,
+  );
   if (ready.failed.length) status('input-info', `could not load: ${ready.failed.join('; ')}`);
   const target = $<HTMLSelectElement>('target-model');
-  fillSelect(target, models.map((m) => [m.id, `${m.space} ${m.arch}`]));
+  fillSelect(
+    target,
+    models.map((m) => [m.id, `${m.space} ${m.arch}`]),
+  );
   const def = models.find((m) => m.space === 'image' && m.arch === '2L') ?? models[0];
   if (def) target.value = def.id;
   document.body.dataset.ready = '1';
@@ -534,11 +589,20 @@ async function main() {
   index = await res.json();
   const names = Object.keys(index.datasets);
   status('run-info', `run ${index.run}${index.preset ? ` (preset ${index.preset})` : ''}`);
-  fillSelect($('dataset') as HTMLSelectElement, names.map((n) => [n, n]));
-  fillSelect($('attack') as HTMLSelectElement, ATTACKS.map((a) => [a.id, a.name]));
+  fillSelect(
+    $('dataset') as HTMLSelectElement,
+    names.map((n) => [n, n]),
+  );
+  fillSelect(
+    $('attack') as HTMLSelectElement,
+    ATTACKS.map((a) => [a.id, a.name]),
+  );
   renderAttackParams();
   renderReport();
-  $('dataset').addEventListener('change', (e) => void selectDataset((e.target as HTMLSelectElement).value));
+  $('dataset').addEventListener(
+    'change',
+    (e) => void selectDataset((e.target as HTMLSelectElement).value),
+  );
   $('pick').addEventListener('click', pickTestImage);
   $('clear').addEventListener('click', clearCanvas);
   $('attack').addEventListener('change', renderAttackParams);

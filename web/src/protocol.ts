@@ -15,7 +15,13 @@ export type Request =
   | { type: 'predictAll'; x: Float32Array }
   | { type: 'attack'; model: string; x: Float32Array; n: number; params: AttackParams }
   | { type: 'defendInit'; model: string; x: Float32Array; y: Int32Array; n: number }
-  | { type: 'defend'; model: string; mode: 'zero' | 'scale'; fraction: number; xAdv: Float32Array | null }
+  | {
+      type: 'defend';
+      model: string;
+      mode: 'zero' | 'scale';
+      fraction: number;
+      xAdv: Float32Array | null;
+    }
   | { type: 'latent'; x: Float32Array };
 
 export interface Prediction {

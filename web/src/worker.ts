@@ -233,7 +233,11 @@ async function handle(msg: Request): Promise<void> {
       const m = models.get(msg.model);
       if (!m || !defence || defence.model !== msg.model)
         throw new Error('the defence is not initialised for this model');
-      const defended = defendSpectral(m.head, { mode: msg.mode, fraction: msg.fraction }, defence.spectra);
+      const defended = defendSpectral(
+        m.head,
+        { mode: msg.mode, fraction: msg.fraction },
+        defence.spectra,
+      );
       try {
         const accuracy = accuracyOf(defended, defence.codes, defence.y, defence.n);
         let label: number | null = null;
@@ -284,6 +288,8 @@ async function handle(msg: Request): Promise<void> {
 let queue = Promise.resolve();
 self.onmessage = (ev: MessageEvent<Request>) => {
   queue = queue.then(() =>
-    handle(ev.data).catch((e) => post({ type: 'error', message: String((e as Error)?.message ?? e) })),
+    handle(ev.data).catch((e) =>
+      post({ type: 'error', message: String((e as Error)?.message ?? e) }),
+    ),
   );
 };
