@@ -100,6 +100,7 @@ try {
           `${m.space} ${m.arch} (h=${r.hidden})`,
           n,
           r.steps,
+          r.mt ? 'threaded-simd' : 'simd',
           r.threads,
           r.seconds,
           (r.seconds / r.steps) * 1000,
@@ -113,4 +114,6 @@ try {
   await server.close();
   rmSync(site, { recursive: true, force: true });
 }
-console.log(table(['model', 'images', 'steps', 'wasm threads', 'seconds', 'ms/step'], rows));
+console.log(
+  table(['model', 'images', 'steps', 'wasm binary', 'pool (tfjs)', 'seconds', 'ms/step'], rows),
+);
