@@ -67,11 +67,11 @@ describe('robustlab CLI', () => {
     expectOneLineError(cli('frobnicate'), /unknown command 'frobnicate'/);
     expectOneLineError(
       cli('train', 'classifier', '--dataset', 'cifar', '--arch', '2L'),
-      /unknown dataset 'cifar'/,
+      /--dataset must be one of: mnist, fashion-mnist \(got 'cifar'\)/,
     );
     expectOneLineError(
       cli('train', 'classifier', '--dataset', 'mnist', '--arch', '3L'),
-      /unknown architecture '3L'/,
+      /--arch must be one of: 1L, 2L, LRL \(got '3L'\)/,
     );
     expectOneLineError(
       cli('train', 'classifier', '--dataset', 'mnist', '--arch', '2L', '--epochs', 'NaN'),
@@ -79,7 +79,7 @@ describe('robustlab CLI', () => {
     );
     expectOneLineError(
       cli('train', 'classifier', '--dataset', 'mnist', '--arch', '2L', '--bogus'),
-      /Unknown option '--bogus'/,
+      /unknown option --bogus for 'train classifier'/,
     );
     expectOneLineError(
       cli(
@@ -101,12 +101,15 @@ describe('robustlab CLI', () => {
     );
     expectOneLineError(
       cli('svd', '--model', 'x', '--mode', 'zero', '--fractions', '0:0.1:2'),
-      /fractions must be numbers in \[0, 1\]/,
+      /--fractions must be a comma list of numbers in \[0, 1\]/,
     );
-    expectOneLineError(cli('reproduce', '--preset', 'huge'), /unknown preset 'huge'/);
+    expectOneLineError(
+      cli('reproduce', '--preset', 'huge'),
+      /--preset must be one of: paper, quick, smoke \(got 'huge'\)/,
+    );
     expectOneLineError(
       cli('latent', '--dataset', 'mnist', '--method', 'pca'),
-      /unknown latent method 'pca'/,
+      /--method must be one of: .* \(got 'pca'\)/,
     );
     const bad = join(tmp, 'badmodel');
     mkdirSync(bad, { recursive: true });
