@@ -59,11 +59,11 @@ describe('robustlab CLI', () => {
     expectOneLineError(await cli('frobnicate'), /unknown command 'frobnicate'/);
     expectOneLineError(
       await cli('train', 'classifier', '--dataset', 'cifar', '--arch', '2L'),
-      /unknown dataset 'cifar'/,
+      /--dataset must be one of: mnist, fashion-mnist \(got 'cifar'\)/,
     );
     expectOneLineError(
       await cli('train', 'classifier', '--dataset', 'mnist', '--arch', '3L'),
-      /unknown architecture '3L'/,
+      /--arch must be one of: 1L, 2L, LRL \(got '3L'\)/,
     );
     expectOneLineError(
       await cli('train', 'classifier', '--dataset', 'mnist', '--arch', '2L', '--epochs', 'NaN'),
@@ -71,7 +71,7 @@ describe('robustlab CLI', () => {
     );
     expectOneLineError(
       await cli('train', 'classifier', '--dataset', 'mnist', '--arch', '2L', '--bogus'),
-      /Unknown option '--bogus'/,
+      /unknown option --bogus for 'train classifier'/,
     );
     expectOneLineError(
       await cli(
@@ -93,12 +93,15 @@ describe('robustlab CLI', () => {
     );
     expectOneLineError(
       await cli('svd', '--model', 'x', '--mode', 'zero', '--fractions', '0:0.1:2'),
-      /fractions must be numbers in \[0, 1\]/,
+      /--fractions must be a comma list of numbers in \[0, 1\]/,
     );
-    expectOneLineError(await cli('reproduce', '--preset', 'huge'), /unknown preset 'huge'/);
+    expectOneLineError(
+      await cli('reproduce', '--preset', 'huge'),
+      /--preset must be one of: paper, quick, smoke \(got 'huge'\)/,
+    );
     expectOneLineError(
       await cli('latent', '--dataset', 'mnist', '--method', 'pca'),
-      /unknown latent method 'pca'/,
+      /--method must be one of: .* \(got 'pca'\)/,
     );
     const bad = join(tmp, 'badmodel');
     mkdirSync(bad, { recursive: true });
