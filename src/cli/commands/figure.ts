@@ -1,9 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { initBackend } from '../../backend/backend.js';
 import { DATASET_NAMES } from '../../data/datasets.js';
 import { RobustlabError } from '../../data/errors.js';
-import { stageDone, type Stage } from '../../experiments/stages.js';
+import { stageDone } from '../../experiments/stages.js';
+import { checkOutDir } from '../outputs.js';
+import { readRunGraph } from '../../experiments/run-graph.js';
 import { FIGURE_KINDS, writeStudyReport } from '../../report/study-report.js';
 import {
   BACKEND_OPTION,
@@ -55,16 +57,20 @@ export async function run(argv: string[]): Promise<void> {
   const runDir = resolve(
     v.run ?? (existsSync('runs/paper/graph.json') ? 'runs/paper' : 'runs/quick'),
   );
-  const graphPath = join(runDir, 'graph.json');
-  if (!existsSync(graphPath))
-    throw new RobustlabError(
-      `${runDir} is not a reproduce run (graph.json missing); run 'robustlab reproduce' first`,
-    );
-  const graph = JSON.parse(readFileSync(graphPath, 'utf8')) as { stages: Stage[] };
-  const stages = graph.stages.filter((s) => s.name.split('/')[1] === dataset && stageDone(s));
+  const all = readRunGraph(runDir);
+  const stages = all.filter((s) => s.name.split('/')[1] === dataset && stageDone(s));
   if (!stages.length) throw new RobustlabError(`${runDir} has no finished stages for ${dataset}`);
   await initBackend({ backend: v.backend });
-  const out = resolve(v.out ?? join(runDir, 'figures'));
+  const out = resolve(
+    v.out === undefined
+      ? join(runDir, 'figures')
+      : checkOutDir(v.out, {
+          what: 'figure output',
+          isOurs: (_, entries) => ({
+            ours: entries.every((e) => e === 'figures' || /\.(svg|png|md)$/.test(e)),
+          }),
+        }),
+  );
   const r = await writeStudyReport(out, stages, {}, v['data-dir'], {
     dataset,
     kind: kind as keyof typeof FIGURE_KINDS,
