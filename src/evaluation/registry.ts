@@ -124,9 +124,18 @@ export function specsOf(
 }
 
 /** The attacks the reliability checks call. */
-export const CHECK_ATTACKS: { fgsm: AttackCall; iterative: AttackCall; square: AttackCall | null } =
-  {
-    fgsm: { name: 'fgsm', fn: fgsm },
-    iterative: { name: 'pgd', fn: pgd, options: { steps: 100 } },
-    square: null,
-  };
+export const CHECK_ATTACKS: {
+  fgsm: AttackCall;
+  iterative: AttackCall;
+  unbounded: AttackCall;
+  square: AttackCall | null;
+} = {
+  fgsm: { name: 'fgsm', fn: fgsm },
+  iterative: { name: 'pgd', fn: pgd, options: { steps: 100 } },
+  unbounded: {
+    name: 'pgd-margin',
+    fn: pgd,
+    options: { steps: 100, loss: 'margin', randomStart: false },
+  },
+  square: null,
+};
