@@ -8,7 +8,6 @@
  *           bench/results/pytorch-study*.json (bench/pytorch_study.py; ~20 min, so never run here)
  * Medians of --repeats runs after one warm-up. Installs nothing. Writes bench/results/latest.json.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
@@ -16,6 +15,7 @@ import { initBackend } from '../src/backend/backend.js';
 import { loadDataset } from '../src/data/node-io.js';
 import { benchEpochs } from './epoch.js';
 import { workloads } from './stages.js';
+import { findTorchPython, TORCH_CONFIGS, type TorchBest, torchBest } from './torch-search.js';
 import { table, time } from './util.js';
 
 const { values } = parseArgs({
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     repeats: { type: 'string', default: '3' },
     'data-dir': { type: 'string' },
+    'probe-frac': { type: 'string', default: '0.1' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -36,6 +37,7 @@ if (values.help) {
 const only = values.only?.split(',');
 const want = (name: string) => !only || only.includes(name);
 const repeats = Number(values.repeats);
+const probeFrac = Number(values['probe-frac']);
 const dataDir =
   values['data-dir'] ??
   process.env.ROBUSTLAB_DATA ??
@@ -60,46 +62,22 @@ if (want('stages')) {
     ratio: number | null;
     gflops: number | null;
   }[] = [];
-  // PyTorch at its best on this machine: Debian's torch runs element-wise ops on OpenMP threads
-  // and matmuls on OpenBLAS's own pool, and the two oversubscribe 2 cores when both are 2. So
-  // its workloads run under three thread settings and each stage keeps the fastest.
-  const torchConfigs: { label: string; env: Record<string, string> }[] = [
-    { label: 'torch 2 / BLAS 2', env: { TORCH_THREADS: '2', OPENBLAS_NUM_THREADS: '2' } },
-    { label: 'torch 1 / BLAS 2', env: { TORCH_THREADS: '1', OPENBLAS_NUM_THREADS: '2' } },
-    { label: 'torch 2 / BLAS 1', env: { TORCH_THREADS: '2', OPENBLAS_NUM_THREADS: '1' } },
-  ];
-  let torch: {
-    torch: string;
-    seconds: Record<string, number>;
-    config: Record<string, string>;
-  } | null = null;
-  // Debian's python3-torch lives under /usr/bin/python3, which a pyenv `python3` may shadow.
-  const python = ['python3', '/usr/bin/python3'].find(
-    (p) => spawnSync(p, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0,
-  );
+  // PyTorch at its best on this machine: a short probe of every stage under each thread
+  // setting, then each stage timed in full in its fastest setting (bench/torch-search.ts).
+  let torch: TorchBest | null = null;
+  const python = findTorchPython();
+  const stageNames = workloads(ds).map((w) => w.name);
   if (python) {
-    for (const c of torchConfigs) {
-      log(`\nrunning the PyTorch side (${python} bench/pytorch_bench.py, ${c.label})...`);
-      const r = spawnSync(python, ['bench/pytorch_bench.py', String(repeats)], {
-        encoding: 'utf8',
-        maxBuffer: 1 << 24,
-        env: { ...process.env, OMP_NUM_THREADS: c.env.TORCH_THREADS, ...c.env },
-      });
-      if (r.status !== 0) {
-        log(`PyTorch benchmark failed: ${r.stderr.trim().split('\n').at(-1)}`);
-        continue;
-      }
-      const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
-        torch: string;
-        seconds: Record<string, number>;
-      };
-      torch ??= { torch: out.torch, seconds: {}, config: {} };
-      for (const [k, v] of Object.entries(out.seconds))
-        if (!(k in torch.seconds) || v < torch.seconds[k]) {
-          torch.seconds[k] = v;
-          torch.config[k] = c.label;
-        }
-    }
+    log(`\nrunning the PyTorch side (${python} bench/pytorch_bench.py)...`);
+    torch = torchBest(
+      python,
+      'bench/pytorch_bench.py',
+      stageNames,
+      repeats,
+      [],
+      ['--probe', String(probeFrac)],
+      log,
+    );
   } else {
     log(
       '\nPyTorch not found (python3 -c "import torch" failed): the PyTorch column is skipped. Install it with: apt-get install python3-torch libopenblas0-pthread',
@@ -123,10 +101,12 @@ if (want('stages')) {
   }
   results.stages = {
     rows,
-    torch: torch ? { version: torch.torch, configs: torchConfigs.map((c) => c.label) } : null,
+    torch: torch
+      ? { version: torch.torch, configs: TORCH_CONFIGS.map((c) => c.label), probes: torch.probes }
+      : null,
   };
   log(
-    `\n## The study's stages, robustlab (${backend}) vs PyTorch ${torch ? `${torch.torch} (fastest of its three thread settings per stage)` : '(absent)'}; ratio = robustlab / PyTorch (≤ 1 is faster)\n`,
+    `\n## The study's stages, robustlab (${backend}) vs PyTorch ${torch ? `${torch.torch} (per stage at its fastest of four thread settings, found by a probe)` : '(absent)'}; ratio = robustlab / PyTorch (≤ 1 is faster)\n`,
   );
   log(
     table(
