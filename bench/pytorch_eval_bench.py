@@ -1,7 +1,9 @@
 """The evaluation stages of bench/eval-stages.ts in plain PyTorch (bench/torch_eval.py), timed.
 
 Same model (a robustlab model directory, loaded by hand), same test points, same attacks and
-settings: PGD L∞, APGD-CE, Square L∞ and the `autoattack` standard cascade. The stage list comes
+settings: PGD L∞, APGD-CE, Square L∞ and the `autoattack` standard cascade. Like robustlab's,
+every attack drops an example from its batch at its first adversarial iterate (FAB-T, a
+minimum-norm attack, runs all its iterations), so both sides do the same work. The stage list comes
 from robustlab's side as JSON (--stages), so names and settings are declared once.
 Prints one JSON object: {"torch", "threads", "seconds": {stage: median seconds},
 "robust": {stage: robust accuracy}}; with --probe, only {"probe": seconds} of one short stage
@@ -31,15 +33,16 @@ def run_stage(st, model, x, y):
     if a == "pgd":
         return te.pgd_linf(model, x, y, eps, st["steps"], st.get("stepSize"), st.get("restarts", 1), seed)
     if a == "apgd-ce":
-        return te.apgd(model, x, y, eps, st["steps"], st.get("restarts", 1), seed, "ce")
+        return te.apgd(model, x, y, eps, st["steps"], st.get("restarts", 1), seed, "ce", drop_finished=True)
     if a == "apgd-t":
-        return te.apgd(model, x, y, eps, st["steps"], st.get("restarts", 1), seed, "dlr-targeted", 9)
+        return te.apgd(model, x, y, eps, st["steps"], st.get("restarts", 1), seed, "dlr-targeted", 9,
+                       drop_finished=True)
     if a == "fab-t":
         return te.fab_t_linf(model, x, y, eps, st["steps"], 9, seed)
     if a == "square":
         return te.square_linf(model, x, y, eps, st["queries"], seed=seed)
     if a == "autoattack":
-        return te.autoattack_standard(model, x, y, eps, seed)[0]
+        return te.autoattack_standard(model, x, y, eps, seed, drop_finished=True)[0]
     raise ValueError(f"unknown attack {a}")
 
 

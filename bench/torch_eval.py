@@ -151,39 +151,36 @@ def pgd_linf(model, x, y, eps, steps=100, step_size=None, restarts=1, seed=0):
 # ---------------------------------------------------------------- APGD (Croce & Hein 2020)
 
 
-def _dlr(logits, y):
-    s, ind = logits.sort(1)
-    top_is_y = (ind[:, -1] == y).float()
-    u = torch.arange(len(y))
-    return -(logits[u, y] - s[:, -2] * top_is_y - s[:, -1] * (1 - top_is_y)) / (
-        s[:, -1] - s[:, -3] + 1e-12
-    )
-
-
 def _dlr_targeted(logits, y, y_target):
     s, _ = logits.sort(1)
     u = torch.arange(len(y))
     return -(logits[u, y] - logits[u, y_target]) / (s[:, -1] - 0.5 * (s[:, -3] + s[:, -4]) + 1e-12)
 
 
-def _apgd_single_run(model, x, y, eps, n_iter, loss_fn, rho=0.75):
-    """One APGD run (L∞) on all rows; returns (ever misclassified per row, best adversarial)."""
+def _apgd_single_run(model, x, y, eps, n_iter, loss_fn, rho=0.75, drop_finished=False):
+    """One APGD run (L∞) on all rows; returns the rows ever misclassified.
+
+    loss_fn(logits, rows) gives the per-row loss of batch rows `rows`. drop_finished: a row
+    leaves the batch at its first misclassified iterate (robustlab's APGD does this; every
+    row's own trajectory and verdict are unchanged, as rows never interact after the start).
+    """
     n_iter_2 = max(int(0.22 * n_iter), 1)
     n_iter_min = max(int(0.06 * n_iter), 1)
     size_decr = max(int(0.03 * n_iter), 1)
     n = x.shape[0]
+    rows = torch.arange(n)  # batch rows still attacked
+    fooled_all = torch.zeros(n, dtype=torch.bool)
 
     t = 2 * torch.rand(x.shape) - 1
     t = t / (t.abs().max(1, keepdim=True)[0] + 1e-12)
     x_adv = (x + eps * t).clamp(0.0, 1.0)
     x_best = x_adv.clone()
-    x_best_adv = x_adv.clone()
     loss_steps = torch.zeros(n_iter, n)
 
     def loss_grad(xa):
         xa = xa.clone().requires_grad_(True)
         logits = model(xa)
-        li = loss_fn(logits, y)
+        li = loss_fn(logits, rows)
         (g,) = torch.autograd.grad(li.sum(), xa)
         return logits.detach(), li.detach(), g.detach()
 
@@ -199,6 +196,17 @@ def _apgd_single_run(model, x, y, eps, n_iter, loss_fn, rho=0.75):
     reduced_last_check = torch.ones_like(loss_best)
 
     for i in range(n_iter):
+        if drop_finished:
+            fooled_all[rows[~acc]] = True
+            keep = acc
+            if not keep.all():
+                rows = rows[keep]
+                if rows.numel() == 0:
+                    break
+                x, y, x_adv, x_adv_old, x_best = x[keep], y[keep], x_adv[keep], x_adv_old[keep], x_best[keep]
+                grad, grad_best, loss_best = grad[keep], grad_best[keep], loss_best[keep]
+                loss_steps, step_size, acc = loss_steps[:, keep], step_size[keep], acc[keep]
+                loss_best_last_check, reduced_last_check = loss_best_last_check[keep], reduced_last_check[keep]
         with torch.no_grad():
             grad2 = x_adv - x_adv_old
             x_adv_old = x_adv.clone()
@@ -209,10 +217,7 @@ def _apgd_single_run(model, x, y, eps, n_iter, loss_fn, rho=0.75):
             x_adv = torch.min(torch.max(z, x - eps), x + eps).clamp(0.0, 1.0)
 
         logits, loss_indiv, grad = loss_grad(x_adv)
-        pred = logits.argmax(1) == y
-        acc = acc & pred
-        fooled = ~pred
-        x_best_adv[fooled] = x_adv[fooled]
+        acc = acc & (logits.argmax(1) == y)
 
         with torch.no_grad():
             loss_steps[i] = loss_indiv
@@ -223,7 +228,7 @@ def _apgd_single_run(model, x, y, eps, n_iter, loss_fn, rho=0.75):
             counter3 += 1
             if counter3 == k:
                 # oscillation: the loss rose in at most a fraction rho of the last k steps
-                inc = torch.zeros(n)
+                inc = torch.zeros(len(rows))
                 for c5 in range(k):
                     inc += (loss_steps[i - c5] > loss_steps[i - c5 - 1]).float()
                 fl_osc = (inc <= k * rho).float()
@@ -238,11 +243,13 @@ def _apgd_single_run(model, x, y, eps, n_iter, loss_fn, rho=0.75):
                     grad[r] = grad_best[r]
                 k = max(k - size_decr, n_iter_min)
                 counter3 = 0
-    return ~acc, x_best_adv
+    if rows.numel():
+        fooled_all[rows[~acc]] = True
+    return fooled_all
 
 
 def apgd(model, x, y, eps, n_iter=100, restarts=1, seed=0, loss="ce", n_target_classes=9,
-         robust=None):
+         robust=None, drop_finished=False):
     """APGD-CE (loss='ce') or APGD-T (loss='dlr-targeted') L∞; returns robust flags.
 
     Restarts/targets run on the points still robust; the seed is set once, before them, as in
@@ -260,12 +267,12 @@ def apgd(model, x, y, eps, n_iter=100, restarts=1, seed=0, loss="ce", n_target_c
             break
         xs, ys = x[idx], y[idx]
         if loss == "ce":
-            fn = lambda lg, yy: F.cross_entropy(lg, yy, reduction="none")  # noqa: E731
+            fn = lambda lg, rows, yy=ys: F.cross_entropy(lg, yy[rows], reduction="none")  # noqa: E731
         else:
             with torch.no_grad():
                 y_target = model(xs).sort(1)[1][:, -target_class]
-            fn = lambda lg, yy, yt=y_target: _dlr_targeted(lg, yy, yt)  # noqa: E731
-        fooled, _ = _apgd_single_run(model, xs, ys, eps, n_iter, fn)
+            fn = lambda lg, rows, yy=ys, yt=y_target: _dlr_targeted(lg, yy[rows], yt[rows])  # noqa: E731
+        fooled = _apgd_single_run(model, xs, ys, eps, n_iter, fn, drop_finished=drop_finished)
         robust[idx[fooled]] = False
     return robust
 
@@ -412,13 +419,16 @@ def square_linf(model, x, y, eps, n_queries=5000, p_init=0.8, seed=0, side=28, r
 # ---------------------------------------------------------------- the standard cascade
 
 
-def autoattack_standard(model, x, y, eps, seed=0, n_iter=100, square_queries=5000, log=None):
+def autoattack_standard(model, x, y, eps, seed=0, n_iter=100, square_queries=5000, log=None,
+                        drop_finished=False):
     """Robust flags after each stage of AutoAttack's standard L∞ version, and the final ones."""
     robust = predict(model, x) == y
     acc = {"clean": robust.float().mean().item()}
+    d = drop_finished
     stages = [
-        ("apgd-ce", lambda r: apgd(model, x, y, eps, n_iter, 1, seed, "ce", robust=r)),
-        ("apgd-t", lambda r: apgd(model, x, y, eps, n_iter, 1, seed, "dlr-targeted", 9, robust=r)),
+        ("apgd-ce", lambda r: apgd(model, x, y, eps, n_iter, 1, seed, "ce", robust=r, drop_finished=d)),
+        ("apgd-t", lambda r: apgd(model, x, y, eps, n_iter, 1, seed, "dlr-targeted", 9, robust=r,
+                                  drop_finished=d)),
         ("fab-t", lambda r: fab_t_linf(model, x, y, eps, n_iter, 9, seed, robust=r)),
         ("square", lambda r: square_linf(model, x, y, eps, square_queries, seed=seed, robust=r)),
     ]
