@@ -86,8 +86,6 @@ export function randomStart(
 /** Unit-norm steepest-ascent direction of a gradient per row: sign (L∞) or g/‖g‖₂ (L2). */
 export function steepestDirection(g: tf.Tensor2D, norm: Norm): tf.Tensor2D {
   return tf.tidy(() =>
-    norm === 'linf'
-      ? tf.sign(g)
-      : tf.div(g, tf.sqrt(tf.add(tf.sum(tf.square(g), 1, true), 1e-24))),
+    norm === 'linf' ? tf.sign(g) : tf.div(g, tf.sqrt(tf.add(tf.sum(tf.square(g), 1, true), 1e-24))),
   );
 }
