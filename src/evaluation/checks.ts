@@ -497,6 +497,12 @@ export interface CheckSuiteOptions {
   fgsm: AttackCall;
   /** The iterative attack for the iterative, monotone and unbounded checks (PGD, APGD-CE). */
   iterative: AttackCall;
+  /**
+   * The attack of the unbounded check (default `iterative`): best a margin loss from x itself,
+   * as a CE gradient underflows to exactly 0 where the softmax saturates (e.g. on a random
+   * start anywhere in the box), which would fail the check for the attack's sake.
+   */
+  unbounded?: AttackCall;
   /** Square, when the evaluation ran no black-box stage: run on the subset's robust points. */
   square?: AttackCall;
   /** Re-run the evaluation's attacks with scaled budgets on the first `subset` points. */
@@ -593,7 +599,7 @@ export function runChecks(o: CheckSuiteOptions): CheckResult[] {
       out.push(r);
     }
   }
-  if (want('unbounded')) out.push(checkUnbounded(ctx, o.iterative));
+  if (want('unbounded')) out.push(checkUnbounded(ctx, o.unbounded ?? o.iterative));
   if (want('budget')) {
     out.push(
       o.rerun
