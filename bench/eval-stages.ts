@@ -8,7 +8,11 @@
  * so that PyTorch loads the very same weights; reused while it exists.
  */
 import { existsSync } from 'node:fs';
-import { apgd } from '../src/attacks/apgd.js';
+import { apgd, apgdT } from '../src/attacks/apgd.js';
+import { fab } from '../src/attacks/fab.js';
+import { square } from '../src/attacks/square.js';
+import { autoAttack, type AutoAttackLibrary } from '../src/evaluation/autoattack.js';
+import { AUTOATTACK_LIBRARY } from '../src/evaluation/registry.js';
 import type { AttackResult } from '../src/attacks/base.js';
 import { pgd } from '../src/attacks/pgd.js';
 import type { Dataset } from '../src/data/datasets.js';
@@ -27,6 +31,14 @@ export interface EvalStage {
   queries?: number;
   seed: number;
 }
+
+/** The cascade's attacks: the registry's binding once it has one, else the same functions. */
+const AUTOATTACK_LIB: AutoAttackLibrary = (AUTOATTACK_LIBRARY as AutoAttackLibrary | null) ?? {
+  apgd,
+  apgdT,
+  fab,
+  square,
+};
 
 export const EVAL_MODEL_DIR = 'bench/results/eval-model-mnist-LRL';
 export const EVAL_MODEL_EPOCHS = 10;
@@ -71,6 +83,8 @@ export function evalStages(n: number, epsList: number[]): EvalStage[] {
         restarts: 1,
         seed: 0,
       },
+      { name: `Square ${at}, 5000 queries`, attack: 'square', eps, queries: 5000, seed: 0 },
+      { name: `autoattack standard ${at}`, attack: 'autoattack', eps, seed: 0 },
     );
   }
   return out;
@@ -100,7 +114,11 @@ export function evalWorkloads(
         });
       else if (st.attack === 'apgd-ce')
         r = apgd(clf, x, n, y, { ...o, steps: st.steps, restarts: st.restarts });
-      else throw new Error(`eval stage ${st.attack} is not wired yet`);
+      else if (st.attack === 'square') r = square(clf, x, n, y, { ...o, steps: st.queries });
+      else {
+        robust[st.name] = autoAttack(clf, x, y, n, AUTOATTACK_LIB, o).robustAccuracy;
+        return 0;
+      }
       // robust = the returned point keeps the true label (failures and clean errors alike)
       robust[st.name] = r.finalLabel.reduce((s, l, i) => s + (l === y[i] ? 1 : 0), 0) / n;
       return 0;
