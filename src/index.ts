@@ -84,6 +84,25 @@ export type { AttackOptions, AttackResult, StepFn, StepInput, StepOutput } from 
 export { PIXEL_RANGE, TARGETED_CE_L2_DEFAULTS, targetedCeL2 } from './attacks/targeted-ce-l2.js';
 export type { AttackOptimizer, TargetedCeL2Options } from './attacks/targeted-ce-l2.js';
 export { BOX, NORMS, hostRowNorms, projectToBall, randomStart, rowNorms } from './attacks/norms.js';
+export { pgd, PGD_DEFAULTS } from './attacks/pgd.js';
+export type { PgdOptions } from './attacks/pgd.js';
+export { fgsm, FGSM_DEFAULTS } from './attacks/fgsm.js';
+export { cwL2, CW_L2_DEFAULTS } from './attacks/cw-l2.js';
+export type { CwL2Options } from './attacks/cw-l2.js';
+export { deepFool, DEEPFOOL_DEFAULTS } from './attacks/deepfool.js';
+export type { DeepFoolOptions } from './attacks/deepfool.js';
+export { apgd, apgdT, APGD_DEFAULTS } from './attacks/apgd.js';
+export type { ApgdOptions, ApgdTOptions } from './attacks/apgd.js';
+export { fab, FAB_DEFAULTS } from './attacks/fab.js';
+export type { FabOptions } from './attacks/fab.js';
+export { square, SQUARE_DEFAULTS } from './attacks/square.js';
+export type { SquareOptions } from './attacks/square.js';
+
+// Robustness evaluation (AutoAttack and attack lists)
+export { autoAttack, AUTOATTACK_SETTINGS } from './evaluation/autoattack.js';
+export { evaluateRobustness } from './evaluation/robust-accuracy.js';
+export type { RobustEvaluation } from './evaluation/robust-accuracy.js';
+export { AUTOATTACK_LIBRARY, ATTACK_NAMES, attackSpec } from './evaluation/registry.js';
 export type { Norm } from './attacks/norms.js';
 
 // Defences

@@ -147,6 +147,26 @@ describe.skipIf(!HAVE_CHROMIUM)('the lab in chromium', () => {
     await shot('attack-result');
   });
 
+  it('a standard attack from the registry (PGD L∞) stays inside its ε-ball', async () => {
+    await page.selectOption('#attack', 'pgd-linf');
+    expect(await page.isDisabled('#goal')).toBe(true); // untargeted
+    await page.fill('#attack-params input[data-key="eps"]', '0.3');
+    await page.fill('#attack-params input[data-key="steps"]', '40');
+    await page.click('#run-attack');
+    await page.waitForFunction(
+      () =>
+        /^(succeeded|failed) after/.test(document.querySelector('#attack-status')!.textContent!),
+      null,
+      {
+        timeout: 120_000,
+      },
+    );
+    const linf = Number(await text('#norm-linf'));
+    expect(linf).toBeGreaterThan(0);
+    expect(linf).toBeLessThanOrEqual(0.3 + 1e-3);
+    await page.selectOption('#attack', 'targeted-ce-l2');
+  });
+
   it('the spectral slider changes the defended accuracy and its label for the adversarial image', async () => {
     await page.waitForFunction(() => document.querySelector('#defence-acc')!.textContent !== '–');
     await page.waitForFunction(
