@@ -51,6 +51,8 @@ function fakeRun(dir: string, spaces: string[]) {
     }),
   );
   writeFileSync(join(dir, 'secret.txt'), 'not for the page');
+  // reproduce records where its data came from; the lab shows test images from there
+  writeFileSync(join(dir, 'graph.json'), JSON.stringify({ dataDir: TEST_DATA_DIR }));
 }
 
 function cli(...args: string[]) {
@@ -71,7 +73,7 @@ describe('lab server', () => {
   fakeRun(run, ['vae-projection', 'image', 'ae-encoding']);
 
   it('indexes a run: classifiers in study order, projection settings, test data, report', () => {
-    const ix = indexRun(run, TEST_DATA_DIR);
+    const ix = indexRun(run); // data from graph.json's dataDir
     const ds = ix.datasets.mnist;
     expect(ds.models.map((m) => m.id)).toEqual([
       'mnist/image/1L',

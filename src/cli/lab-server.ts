@@ -54,6 +54,12 @@ function findDataFile(dir: string, file: string): string | null {
   return null;
 }
 
+/** The data directory a reproduce run recorded in graph.json, if it still exists. */
+export function runDataDir(run: string): string | undefined {
+  const d = readJson(join(run, 'graph.json'))?.dataDir;
+  return typeof d === 'string' && existsSync(d) ? d : undefined;
+}
+
 /** What the page needs to know about a run; throws a RobustlabError if it has no models. */
 export function indexRun(run: string, dataDir?: string): LabIndex {
   const root = resolve(run);
@@ -62,6 +68,8 @@ export function indexRun(run: string, dataDir?: string): LabIndex {
       `no run at ${run}: make one with \`npx robustlab reproduce --preset quick\` ` +
         `(add --data-dir DIR if the data is elsewhere), or pass --run DIR`,
     );
+  // The data the run was made from, unless the caller names other data.
+  dataDir ??= runDataDir(root);
   const datasets: LabIndex['datasets'] = {};
   for (const dir of classifierDirs(root)) {
     const meta = readJson(join(dir, 'robustlab.json')) as ModelMeta | null;
@@ -200,10 +208,11 @@ export async function startLabServer(o: LabServerOptions): Promise<LabServer> {
     );
   const index = indexRun(o.run, o.dataDir);
   const runRoot = index.run;
+  const dataDir = o.dataDir ?? runDataDir(runRoot);
   const dataDirs: Record<string, string> = {};
   for (const name of Object.keys(index.datasets)) {
     try {
-      dataDirs[name] = locateDataDir(name as DatasetName, { dataDir: o.dataDir });
+      dataDirs[name] = locateDataDir(name as DatasetName, { dataDir });
     } catch {
       /* no test images for this dataset */
     }

@@ -53,6 +53,8 @@ async function reproduceLocked(
     preset: o.preset,
     seed: o.seed,
     datasets: o.datasets,
+    // Where the data was read from (robustlab lab shows the test images from there).
+    dataDir: dataDir ?? null,
     // Relative to the run directory, so a copied run reads its own stages.
     stages: stages.map((s) => ({ ...s, dir: relative(out, s.dir) })),
   });
