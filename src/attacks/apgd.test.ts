@@ -68,7 +68,7 @@ describe('DLR losses', () => {
 describe('APGD on a linear MNIST classifier', () => {
   for (const norm of ['linf', 'l2'] as const) {
     it(`${norm}: at 1.05× the exact boxed minimum it succeeds; within ε and the box`, () => {
-      const pts = correctPoints(linear, data, 8);
+      const pts = correctPoints(linear, data, 6);
       const m = affine(linear);
       let ceWins = 0;
       for (let e = 0; e < pts.n; e++) {
