@@ -123,6 +123,7 @@ describe('APGD on a linear MNIST classifier', () => {
     expect(Array.from(r.success)).toEqual([1, 1, 1]);
     expect(r.xAdv).toEqual(x);
     expect(() => apgd(linear, x, 3, wrong, { eps: -1 })).toThrow(/eps/);
+    expect(() => apgd(linear, x, 3, wrong, { eps: Infinity })).toThrow(/finite/);
     expect(() => apgd(linear, x, 3, wrong, { eotIter: 0 })).toThrow(/eotIter/);
     expect(() => apgdT(linear, x, 3, wrong, { nTargetClasses: 10 })).toThrow(/nTargetClasses/);
   });
