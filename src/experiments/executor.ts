@@ -13,12 +13,7 @@ import {
   type ProgressEvent,
   terminalColumns,
 } from '../util/progress.js';
-import {
-  criticalPathPriority,
-  runStage,
-  type RunContext,
-  type Stage,
-} from './stages.js';
+import { criticalPathPriority, runStage, type RunContext, type Stage } from './stages.js';
 import { stageStatus } from './stage-record.js';
 
 export interface ExecuteOptions {
@@ -187,8 +182,13 @@ export async function execute(stages: Stage[], o: ExecuteOptions): Promise<Execu
         finished(name);
       }
     } else {
-      await runPool({ ...o, workers: Math.min(o.workers, toRun) }, ready, dirsOf, finished, started, (name, e) =>
-        bars.update(name, e),
+      await runPool(
+        { ...o, workers: Math.min(o.workers, toRun) },
+        ready,
+        dirsOf,
+        finished,
+        started,
+        (name, e) => bars.update(name, e),
       );
     }
   } finally {

@@ -5,7 +5,13 @@
  */
 import { RobustlabError } from '../data/errors.js';
 import { DATASET_NAMES } from '../data/datasets.js';
-import { ARCHS, type Arch, type Classifier, classifierSpec, MlpClassifier } from '../models/classifier.js';
+import {
+  ARCHS,
+  type Arch,
+  type Classifier,
+  classifierSpec,
+  MlpClassifier,
+} from '../models/classifier.js';
 import { loadModel, type ModelMeta } from '../models/io.js';
 import { describeSpec, type Mlp, sameSpec } from '../models/mlp.js';
 import { checkGeneratorParts, LATENT_DIM } from '../latent/generators.js';
@@ -37,7 +43,9 @@ function checkClassifier(meta: ModelMeta, parts: Record<string, Mlp>, dir: strin
   const want = latent ? ['model', 'encoder', 'decoder'] : ['model'];
   const have = Object.keys(parts).sort();
   if (have.join() !== [...want].sort().join())
-    throw bad(`a ${meta.space} classifier has parts ${want.join(', ')}; robustlab.json lists ${have.join(', ')}`);
+    throw bad(
+      `a ${meta.space} classifier has parts ${want.join(', ')}; robustlab.json lists ${have.join(', ')}`,
+    );
   const dim = latent ? LATENT_DIM : 784;
   const hidden = meta.hidden ?? parts.model.spec.layers[0]?.units;
   const spec = classifierSpec(arch, dim, hidden);

@@ -29,11 +29,13 @@ const unit: Check = (v) => num(v) && (v as number) >= 0 && (v as number) <= 1;
 const unitOrNull: Check = (v) => v === null || unit(v);
 const count: Check = (v) => Number.isInteger(v) && (v as number) >= 0;
 const str: Check = (v) => typeof v === 'string';
-const obj = (fields: Record<string, Check>): Check => (v) =>
-  !!v &&
-  typeof v === 'object' &&
-  !Array.isArray(v) &&
-  Object.entries(fields).every(([k, c]) => c((v as Record<string, unknown>)[k]));
+const obj =
+  (fields: Record<string, Check>): Check =>
+  (v) =>
+    !!v &&
+    typeof v === 'object' &&
+    !Array.isArray(v) &&
+    Object.entries(fields).every(([k, c]) => c((v as Record<string, unknown>)[k]));
 const arrayOf =
   (c: Check): Check =>
   (v) =>
@@ -92,9 +94,7 @@ function outputsOf(s: Stage): string[] {
   }
 }
 
-export type StageStatus =
-  | { done: true; record: StageRecord }
-  | { done: false; problem?: string };
+export type StageStatus = { done: true; record: StageRecord } | { done: false; problem?: string };
 
 /** Read and check a stage's record. `problem` is set when a record exists but is not valid. */
 export function stageStatus(s: Stage): StageStatus {
@@ -113,14 +113,17 @@ export function stageStatus(s: Stage): StageStatus {
   } catch {
     return no(`${STAGE_RECORD} is not valid JSON (empty or cut short)`);
   }
-  if (!rec || typeof rec !== 'object' || Array.isArray(rec)) return no(`${STAGE_RECORD} is not a record`);
+  if (!rec || typeof rec !== 'object' || Array.isArray(rec))
+    return no(`${STAGE_RECORD} is not a record`);
   if (rec.name !== s.name || rec.key !== s.key)
     return no(`${STAGE_RECORD} belongs to another stage (${String(rec.name)} ${String(rec.key)})`);
   if (JSON.stringify(rec.params) !== JSON.stringify(s.params))
     return no(`${STAGE_RECORD} has other settings than this stage`);
   if (!num(rec.seconds) || rec.seconds < 0) return no(`${STAGE_RECORD}: 'seconds' is not a number`);
   if (!RESULT[s.kind](rec.result))
-    return no(`${STAGE_RECORD}: the result is missing fields of a ${s.kind} stage or has wrong types`);
+    return no(
+      `${STAGE_RECORD}: the result is missing fields of a ${s.kind} stage or has wrong types`,
+    );
   for (const f of outputsOf(s))
     if (!existsSync(join(s.dir, f))) return no(`its output ${f} is missing`);
   return { done: true, record: rec };
@@ -137,9 +140,7 @@ export function relativeToRun(value: unknown, root: string): unknown {
       : value;
   if (Array.isArray(value)) return value.map((v) => relativeToRun(v, root));
   if (value && typeof value === 'object')
-    return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, relativeToRun(v, root)]),
-    );
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, relativeToRun(v, root)]));
   return value;
 }
 
@@ -153,4 +154,3 @@ export function stageDirIn(root: string, stored: string): string {
 export function readStageRecordRaw(s: Stage): string {
   return readFileSync(join(s.dir, STAGE_RECORD), 'utf8');
 }
-

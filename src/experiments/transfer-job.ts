@@ -39,7 +39,12 @@ export function readAttackDir(
   const n = Array.isArray(record?.success) ? record.success.length : -1;
   const intsIn = (a: unknown, lo: number, hi: number) =>
     Array.isArray(a) && a.length === n && a.every((x) => Number.isInteger(x) && x >= lo && x <= hi);
-  if (n < 0 || !intsIn(record.success, 0, 1) || !intsIn(record.trueLabels, 0, 9) || typeof record.space !== 'string')
+  if (
+    n < 0 ||
+    !intsIn(record.success, 0, 1) ||
+    !intsIn(record.trueLabels, 0, 9) ||
+    typeof record.space !== 'string'
+  )
     throw new RobustlabError(`${path}: not an attack summary written by robustlab attack`);
   const adv = readCodeFile(join(dir, 'adversarial.rlc'));
   if (adv.header.n !== n)

@@ -186,7 +186,11 @@ export function reconstructionError(
 }
 
 /** Check that loaded parts are this kind's encoder and decoder, of the right sizes. */
-export function checkGeneratorParts(kind: GeneratorKind, parts: Record<string, Mlp>, dir: string): void {
+export function checkGeneratorParts(
+  kind: GeneratorKind,
+  parts: Record<string, Mlp>,
+  dir: string,
+): void {
   const want = generatorSpecs(kind);
   for (const p of ['encoder', 'decoder'] as const) {
     const net = parts[p];

@@ -109,7 +109,10 @@ export function modelHash(dir: string): string {
   const meta = readModelMeta(dir);
   return sha256(
     ...meta.parts!.map(
-      (p) => new Uint8Array(readRegularFile(resolveInside(dir, `${p}.weights.bin`, dir), 'weights file')),
+      (p) =>
+        new Uint8Array(
+          readRegularFile(resolveInside(dir, `${p}.weights.bin`, dir), 'weights file'),
+        ),
     ),
   );
 }

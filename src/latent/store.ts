@@ -89,7 +89,8 @@ export function decodeCodeFile(bytes: Uint8Array, file: string): CodeFile {
   for (let i = 0; i < codes.length; i++)
     if (!Number.isFinite(codes[i])) throw bad(`value ${i} is ${codes[i]} (NaN or infinite)`);
   for (let i = 0; i < n; i++)
-    if (!(labels[i] >= 0 && labels[i] <= 9)) throw bad(`label ${i} is ${labels[i]}, not a class 0..9`);
+    if (!(labels[i] >= 0 && labels[i] <= 9))
+      throw bad(`label ${i} is ${labels[i]}, not a class 0..9`);
   return { header, codes, labels };
 }
 

@@ -64,7 +64,9 @@ export function checkModelMeta(meta: unknown, metaPath: string): ModelMeta {
   if (!Array.isArray(m.parts) || !m.parts.length) throw bad("missing 'kind' or 'parts'");
   for (const p of m.parts)
     if (typeof p !== 'string' || !PART_NAME.test(p))
-      throw bad(`part name ${JSON.stringify(p)} is not a plain name (refused: parts live in the model directory)`);
+      throw bad(
+        `part name ${JSON.stringify(p)} is not a plain name (refused: parts live in the model directory)`,
+      );
   if (new Set(m.parts).size !== m.parts.length) throw bad('a part is listed twice');
   for (const k of ['dataset', 'space'] as const)
     if (typeof m[k] !== 'string') throw bad(`'${k}' must be a string`);

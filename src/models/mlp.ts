@@ -152,7 +152,9 @@ export function sameSpec(a: MlpSpec, b: MlpSpec): boolean {
   return (
     a.inputDim === b.inputDim &&
     a.layers.length === b.layers.length &&
-    a.layers.every((l, i) => l.units === b.layers[i].units && l.activation === b.layers[i].activation)
+    a.layers.every(
+      (l, i) => l.units === b.layers[i].units && l.activation === b.layers[i].activation,
+    )
   );
 }
 

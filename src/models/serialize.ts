@@ -124,8 +124,10 @@ function topologyLayers(t: unknown): { units: number; activation: string }[] | n
   if (!Array.isArray(layers)) return null;
   const out: { units: number; activation: string }[] = [];
   for (const l of layers) {
-    if (l?.class_name === 'Dense') out.push({ units: l.config?.units, activation: l.config?.activation });
-    else if (l?.class_name === 'LeakyReLU' && out.length) out[out.length - 1].activation = 'leakyRelu';
+    if (l?.class_name === 'Dense')
+      out.push({ units: l.config?.units, activation: l.config?.activation });
+    else if (l?.class_name === 'LeakyReLU' && out.length)
+      out[out.length - 1].activation = 'leakyRelu';
     else return null;
   }
   return out;
@@ -137,7 +139,8 @@ function topologyLayers(t: unknown): { units: number; activation: string }[] | n
  * and every weight is finite.
  */
 export function mlpFromArtifacts(a: PartArtifacts, file: string, part?: string): Mlp {
-  const meta = a.json.userDefinedMetadata?.robustlab as { spec?: unknown; part?: unknown } | undefined;
+  const meta = a.json.userDefinedMetadata?.robustlab as
+    { spec?: unknown; part?: unknown } | undefined;
   if (a.json.format !== 'layers-model' || !meta || !isSpec(meta.spec)) {
     throw new RobustlabError(
       `${file}: not a robustlab model file (missing format or network spec)`,
@@ -153,10 +156,14 @@ export function mlpFromArtifacts(a: PartArtifacts, file: string, part?: string):
   if (
     !topo ||
     topo.length !== spec.layers.length ||
-    topo.some((l, i) => l.units !== spec.layers[i].units || l.activation !== spec.layers[i].activation)
+    topo.some(
+      (l, i) => l.units !== spec.layers[i].units || l.activation !== spec.layers[i].activation,
+    )
   )
     throw new RobustlabError(`${file}: the layer topology disagrees with the network spec`);
-  const entries = a.json.weightsManifest.flatMap((g) => (Array.isArray(g?.weights) ? g.weights : []));
+  const entries = a.json.weightsManifest.flatMap((g) =>
+    Array.isArray(g?.weights) ? g.weights : [],
+  );
   // Every weight must have exactly the shape the spec gives it: [fanIn, units] and [units].
   const expected = new Map<string, number[]>();
   spec.layers.forEach((l, i) => {

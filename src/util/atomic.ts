@@ -35,6 +35,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   } catch (e) {
     // Nothing half-written stays behind (a full disk, a directory where the file belongs...).
     rmSync(tmp, { force: true });
+    const err = e as NodeJS.ErrnoException;
+    if (err && typeof err === 'object' && err.code && !err.path) err.path = path; // name the file
     throw e;
   }
 }

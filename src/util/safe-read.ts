@@ -60,6 +60,8 @@ export function resolveInside(dir: string, name: string, source: string): string
     return p; // missing: the caller reports it
   }
   if (!isInside(realpathSync(dir), real))
-    throw new RobustlabError(`${source}: path '${name}' leads outside ${dir} (symbolic link); refused`);
+    throw new RobustlabError(
+      `${source}: path '${name}' leads outside ${dir} (symbolic link); refused`,
+    );
   return p;
 }

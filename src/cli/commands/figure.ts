@@ -39,7 +39,7 @@ options:
   --dataset D   mnist | fashion-mnist                        (required)
   --run DIR     a reproduce output directory (default runs/quick, or runs/paper if present)
   --out DIR     where to write (default <run>/figures)
-common: --json --data-dir --help`;
+common: --json --quiet --backend --data-dir --help`;
 
 export async function run(argv: string[]): Promise<void> {
   const [kind, ...rest] = argv;

@@ -23,6 +23,8 @@ import {
   SEED_OPTION,
 } from '../args.js';
 import { checkFilesOut, readJsonOrNull } from '../outputs.js';
+import { RobustlabError } from '../../data/errors.js';
+import { readModelMeta } from '../../models/io.js';
 
 export const MAX_FRACTIONS = 1001;
 const FRACTIONS = { min: 0, max: 1, maxLength: MAX_FRACTIONS, ranges: true } as const;
@@ -80,6 +82,11 @@ export async function run(argv: string[]): Promise<void> {
   const modelDir = required('model', v.model);
   const mode = required('mode', v.mode);
   if (mode === 'zero') refuseInapplicable(given, ['factor'], 'with --mode zero (scale only)');
+  const meta = readModelMeta(modelDir);
+  if (meta.kind !== 'classifier' || meta.space !== 'image')
+    throw new RobustlabError(
+      `the spectral sweep takes an image-space classifier (${modelDir} is a ${meta.space === 'image' ? meta.kind : meta.space} ${meta.kind === 'classifier' ? 'classifier' : 'model'})`,
+    );
   const { fractions, factor, seed } = v;
   const out = v.out ?? join('runs', 'svd', basename(resolve(modelDir)));
   const files = ['json', 'md', 'svg', 'png'].map((e) => `svd-${mode}.${e}`);
