@@ -79,6 +79,11 @@ export interface AdaptiveTarget {
   space: string;
   /** What the gradient attacks differentiate (may be an EOT wrapper or a surrogate). */
   attack: Classifier;
+  /**
+   * The same without the EOT wrapper (one fresh draw per call), for attacks that do their own
+   * EOT (APGD's eotIter, AutoAttack's rand version). Equal to `attack` for deterministic models.
+   */
+  raw: Classifier;
   /** The model as deployed: judges every adversarial. */
   judge: Classifier;
   /** Judge passes per point (> 1 when the model is stochastic). */
@@ -117,8 +122,11 @@ export function adaptiveTarget(
 ): AdaptiveTarget {
   const seed = o.seed ?? 0;
   const owned: { dispose(): void; release?: () => void }[] = [];
-  const done = (t: Omit<AdaptiveTarget, 'dispose'>): AdaptiveTarget => ({
+  const done = (
+    t: Omit<AdaptiveTarget, 'dispose' | 'raw'> & { raw?: Classifier },
+  ): AdaptiveTarget => ({
     ...t,
+    raw: t.raw ?? t.attack,
     dispose: () => {
       for (const m of owned) {
         // pipelines share the head and generator: free only what they prepared
@@ -172,6 +180,7 @@ export function adaptiveTarget(
       return done({
         space,
         attack: new EotClassifier(pipeline, eot),
+        raw: pipeline,
         judge,
         draws,
         stochastic: true,

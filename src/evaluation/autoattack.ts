@@ -41,7 +41,7 @@ export const AUTOATTACK_SETTINGS = {
   apgdCe: { steps: 100, restarts: 1, loss: 'ce', rho: 0.75, eotIter: 1 },
   apgdT: { steps: 100, restarts: 1, nTargetClasses: 9, rho: 0.75, eotIter: 1 },
   fabT: { steps: 100, restarts: 1, targeted: true, nTargetClasses: 9 },
-  square: { queries: 5000, pInit: 0.8, restarts: 1 },
+  square: { steps: 5000, pInit: 0.8, restarts: 1 },
   randApgdCe: { steps: 100, restarts: 1, loss: 'ce', rho: 0.75, eotIter: 20 },
   randApgdDlr: { steps: 100, restarts: 1, loss: 'dlr', rho: 0.75, eotIter: 20 },
 } as const;

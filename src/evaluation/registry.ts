@@ -8,8 +8,13 @@
  * for the "doubling" reliability check.
  */
 import { apgd, apgdT } from '../attacks/apgd.js';
+import { cwL2 } from '../attacks/cw-l2.js';
+import { deepFool } from '../attacks/deepfool.js';
+import { fab } from '../attacks/fab.js';
 import { fgsm } from '../attacks/fgsm.js';
+import type { Norm } from '../attacks/norms.js';
 import { pgd } from '../attacks/pgd.js';
+import { square } from '../attacks/square.js';
 import { RobustlabError } from '../data/errors.js';
 import type { Classifier } from '../models/classifier.js';
 import {
@@ -26,6 +31,8 @@ interface Entry {
   kind: AttackKind;
   options: Record<string, unknown>;
   blackBox?: boolean;
+  /** Norms the attack supports (default both). */
+  norms?: Norm[];
 }
 
 const ENTRIES: Record<string, Entry> = {
@@ -38,13 +45,27 @@ const ENTRIES: Record<string, Entry> = {
     options: { ...AUTOATTACK_SETTINGS.apgdCe, loss: 'dlr' },
   },
   'apgd-t': { fn: apgdT, kind: 'bounded', options: { ...AUTOATTACK_SETTINGS.apgdT } },
+  // Minimum-norm attacks in a list run unbounded (FAB: eps = ∞) so that they give distances.
+  fab: {
+    fn: fab,
+    kind: 'min-norm',
+    options: { ...AUTOATTACK_SETTINGS.fabT, targeted: false, eps: Infinity },
+  },
+  'fab-t': { fn: fab, kind: 'min-norm', options: { ...AUTOATTACK_SETTINGS.fabT, eps: Infinity } },
+  cw: { fn: cwL2, kind: 'min-norm', options: {}, norms: ['l2'] },
+  deepfool: { fn: deepFool, kind: 'min-norm', options: {} },
+  square: {
+    fn: square,
+    kind: 'bounded',
+    blackBox: true,
+    options: { ...AUTOATTACK_SETTINGS.square },
+  },
 };
 
 export const ATTACK_NAMES = Object.keys(ENTRIES);
 export const ENSEMBLES = ['autoattack', 'autoattack-rand'] as const;
 
-/** null until the FAB and Square attacks are present. */
-export const AUTOATTACK_LIBRARY: AutoAttackLibrary | null = null;
+export const AUTOATTACK_LIBRARY: AutoAttackLibrary = { apgd, apgdT, fab, square };
 
 function scale(o: Record<string, unknown>, b: number, r: number): Record<string, unknown> {
   const out = { ...o };
@@ -62,6 +83,8 @@ export interface SpecOptions {
   restartScale?: number;
   /** EOT draws per gradient for the APGD attacks (stochastic models). */
   eotIter?: number;
+  /** Checked against the attacks' supported norms. */
+  norm?: Norm;
 }
 
 export function attackSpec(name: string, o: SpecOptions = {}): AttackSpec {
@@ -70,6 +93,10 @@ export function attackSpec(name: string, o: SpecOptions = {}): AttackSpec {
     throw new RobustlabError(
       `unknown attack '${name}' (expected ${[...ENSEMBLES, ...ATTACK_NAMES].join(', ')})`,
     );
+  if (o.norm && e.norms && !e.norms.includes(o.norm))
+    throw new RobustlabError(
+      `attack '${name}' supports only ${e.norms.join(', ')} (not ${o.norm})`,
+    );
   const options = scale(e.options, o.budgetScale ?? 1, o.restartScale ?? 1);
   if (o.eotIter && e.fn === apgd) options.eotIter = o.eotIter;
   if (o.eotIter && e.fn === apgdT) options.eotIter = o.eotIter;
@@ -77,7 +104,10 @@ export function attackSpec(name: string, o: SpecOptions = {}): AttackSpec {
 }
 
 /** The attack list for `--attacks`: an ensemble name or comma-separated attack names. */
-export function parseAttackList(s: string): {
+export function parseAttackList(
+  s: string,
+  norm?: Norm,
+): {
   ensemble: AutoAttackVersion | null;
   names: string[];
 } {
@@ -89,7 +119,7 @@ export function parseAttackList(s: string): {
     .map((v) => v.trim())
     .filter((v) => v !== '');
   if (names.length === 0) throw new RobustlabError('--attacks names no attack');
-  for (const n of names) attackSpec(n); // validates
+  for (const n of names) attackSpec(n, { norm }); // validates
   return { ensemble: null, names };
 }
 
@@ -111,8 +141,6 @@ export function specsOf(
           eotIter: o.eotIter ?? AUTOATTACK_SETTINGS.randApgdDlr.eotIter,
         }),
       ];
-    if (!AUTOATTACK_LIBRARY)
-      throw new RobustlabError('autoattack needs the FAB and Square attacks, not in this build');
     return autoAttackSpecs(AUTOATTACK_LIBRARY, {
       version: list.ensemble,
       budgetScale: o.budgetScale,
@@ -128,7 +156,7 @@ export const CHECK_ATTACKS: {
   fgsm: AttackCall;
   iterative: AttackCall;
   unbounded: AttackCall;
-  square: AttackCall | null;
+  square: AttackCall;
 } = {
   fgsm: { name: 'fgsm', fn: fgsm },
   iterative: { name: 'pgd', fn: pgd, options: { steps: 100 } },
@@ -137,5 +165,5 @@ export const CHECK_ATTACKS: {
     fn: pgd,
     options: { steps: 100, loss: 'margin', randomStart: false },
   },
-  square: null,
+  square: { name: 'square', fn: square, options: { ...AUTOATTACK_SETTINGS.square } },
 };

@@ -144,11 +144,14 @@ export class CountingClassifier implements Classifier {
   backwards = 0;
   private readonly countBackward: (a: tf.Tensor) => tf.Tensor;
 
+  private readonly passes: number;
+
   constructor(readonly inner: Classifier) {
+    this.passes = (inner as { draws?: number }).draws ?? 1;
     this.countBackward = tf.customGrad(((a: tf.Tensor) => ({
       value: tf.clone(a),
       gradFunc: (dy: tf.Tensor) => {
-        this.backwards += dy.shape[0] ?? 0;
+        this.backwards += (dy.shape[0] ?? 0) * this.passes;
         return dy;
       },
     })) as never) as unknown as (a: tf.Tensor) => tf.Tensor;
@@ -163,7 +166,8 @@ export class CountingClassifier implements Classifier {
   }
 
   logits(x: tf.Tensor2D): tf.Tensor2D {
-    this.forwards += x.shape[0];
+    // an EOT wrapper runs `draws` passes per call
+    this.forwards += x.shape[0] * this.passes;
     return tf.tidy(() => this.countBackward(this.inner.logits(x)) as tf.Tensor2D);
   }
 
@@ -324,7 +328,13 @@ export function evaluateRobustness(
     const idx: number[] = [];
     for (let i = 0; i < n; i++) if (onAll ? cleanScore[i] >= 0.5 : robust(i)) idx.push(i);
     const counter = new CountingClassifier(spec.target ?? clf);
-    const settings = { ...spec.options, norm: o.norm, eps: o.eps };
+    const ownEps = spec.options.eps as number | undefined;
+    const settings = {
+      ...spec.options,
+      norm: o.norm,
+      // JSON has no ∞: a minimum-norm attack run unbounded says so
+      eps: ownEps === undefined ? o.eps : Number.isFinite(ownEps) ? ownEps : 'unbounded',
+    };
     const ts = performance.now();
     let broke = 0;
     let newlyBroken = 0;
@@ -336,7 +346,7 @@ export function evaluateRobustness(
       const ys = gatherLabels(labels, idx);
       const r = spec.fn(counter, xs, idx.length, ys, {
         ...spec.options,
-        eps: o.eps,
+        eps: ownEps ?? o.eps,
         norm: o.norm,
         seed: deriveSeed(seed, `${spec.name}:${k}`),
         silent: true,

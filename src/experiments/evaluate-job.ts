@@ -114,7 +114,7 @@ export async function runEvaluateJob(job: EvaluateJob): Promise<{
   const norm = job.norm ?? 'linf';
   const eps = job.eps ?? DEFAULT_EVAL_EPS[norm];
   const seed = job.seed ?? 0;
-  const list = parseAttackList(job.attacks ?? 'autoattack');
+  const list = parseAttackList(job.attacks ?? 'autoattack', norm);
   const t0 = performance.now();
   const { meta, head, generator } = loadClassifierDir(job.modelDir);
   const dataset = meta.dataset as DatasetName;
@@ -134,9 +134,14 @@ export async function runEvaluateJob(job: EvaluateJob): Promise<{
     if (!(n >= 1)) throw new RobustlabError('--n must be ≥ 1');
     const x = ds.test.images.subarray(0, n * 784);
     const labels = ds.test.labels.subarray(0, n);
-    // EOT lives in the attacked classifier (EotClassifier) for stochastic models, so APGD's own
-    // eotIter stays 1 there; autoattack-rand on a deterministic model keeps AutoAttack's 20.
-    const specOpts = { target: target.attack, eotIter: target.stochastic ? 1 : undefined };
+    // Stochastic models: AutoAttack's rand version does EOT inside APGD (eotIter: the gradient of
+    // the loss averaged over draws) on the raw model; every other attack gets the EOT wrapper
+    // (logits averaged over draws) and no EOT of its own. rand on a deterministic model keeps
+    // AutoAttack's 20 (wasted, but the reference's behaviour).
+    const specOpts =
+      list.ensemble === 'rand'
+        ? { target: target.raw, eotIter: target.stochastic ? (job.eot ?? 20) : undefined }
+        : { target: target.attack, eotIter: target.stochastic ? 1 : undefined };
     const attacks = specsOf(list, specOpts);
     const common = {
       norm,
@@ -186,7 +191,7 @@ export async function runEvaluateJob(job: EvaluateJob): Promise<{
         fgsm: CHECK_ATTACKS.fgsm,
         iterative: CHECK_ATTACKS.iterative,
         unbounded: CHECK_ATTACKS.unbounded,
-        square: CHECK_ATTACKS.square ?? undefined,
+        square: CHECK_ATTACKS.square,
         rerun: (budgetScale, restartScale, m) =>
           evaluateRobustness(target.attack, x, labels, m, {
             ...common,
