@@ -68,7 +68,7 @@ describe('DLR losses', () => {
 describe('APGD on a linear MNIST classifier', () => {
   for (const norm of ['linf', 'l2'] as const) {
     it(`${norm}: at 1.05× the exact boxed minimum it succeeds; within ε and the box`, () => {
-      const pts = correctPoints(linear, data, 8);
+      const pts = correctPoints(linear, data, 6);
       const m = affine(linear);
       let ceWins = 0;
       for (let e = 0; e < pts.n; e++) {
@@ -123,6 +123,7 @@ describe('APGD on a linear MNIST classifier', () => {
     expect(Array.from(r.success)).toEqual([1, 1, 1]);
     expect(r.xAdv).toEqual(x);
     expect(() => apgd(linear, x, 3, wrong, { eps: -1 })).toThrow(/eps/);
+    expect(() => apgd(linear, x, 3, wrong, { eps: Infinity })).toThrow(/finite/);
     expect(() => apgd(linear, x, 3, wrong, { eotIter: 0 })).toThrow(/eotIter/);
     expect(() => apgdT(linear, x, 3, wrong, { nTargetClasses: 10 })).toThrow(/nTargetClasses/);
   });

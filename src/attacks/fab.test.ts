@@ -84,7 +84,7 @@ describe('boxedHyperplaneProjection', () => {
 describe('FAB on a linear MNIST classifier', () => {
   for (const norm of ['linf', 'l2'] as const) {
     it(`${norm}: FAB-T never beats the exact minimum and lands within 5% of it`, () => {
-      const pts = correctPoints(linear, data, 8);
+      const pts = correctPoints(linear, data, 6);
       const m = affine(linear);
       const r = fab(linear, pts.x, pts.n, pts.y, { norm, silent: true });
       const ratios: number[] = [];
