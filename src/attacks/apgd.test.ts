@@ -184,7 +184,7 @@ describe('APGD on a real LRL', () => {
   });
 });
 
-describe('eotIter', () => {
+describe('stochastic models (eotIter) and latent pipelines', () => {
   it('averages gradient and loss over the draws', () => {
     // A "stochastic" model that alternates between two fixed linear models, call by call.
     const m2 = trainedMlp('1L', data, { hidden: 16, epochs: 1, seed: 9 });
@@ -229,6 +229,32 @@ describe('eotIter', () => {
     expect(r.success.reduce((s, v) => s + v, 0)).toBeGreaterThan(4);
     // 4 draws per iterate: backward passes are a multiple of 4 rows
     expect(r.backwards! % 4).toBe(0);
+    pipe.dispose();
+  });
+
+  it('calls prepare on every iterate of a projection pipeline (implicit gradient)', () => {
+    const gen = Generator.create('ae', 6);
+    trainGenerator(
+      gen,
+      { x: data.train.x.subarray(0, 1000 * 784), n: 1000, dim: 784 },
+      { epochs: 1, seed: 6, silent: true },
+    );
+    const head = MlpClassifier.create('1L', 32, { hidden: 8, seed: 6 });
+    const pipe = new LatentPipelineClassifier(head, gen, 'ae-projection', {
+      seed: 1,
+      projectionGradient: 'implicit',
+      attackSteps: 20,
+    });
+    const x = data.test.x.subarray(0, 2 * 784);
+    const y = predict(pipe, x, 2).labels;
+    let prepared = 0;
+    const prepare = pipe.prepare.bind(pipe);
+    pipe.prepare = (xt) => (prepared++, prepare(xt));
+    const r = apgd(pipe, x, 2, y, { eps: 0.3, steps: 3, silent: true });
+    // clean prediction, the start and each iterate that still had rows
+    expect(prepared).toBeGreaterThanOrEqual(2);
+    expect(prepared).toBeLessThanOrEqual(1 + 1 + 3);
+    withinBudget(r.xAdv, x, 2, 0.3, 'linf');
     pipe.dispose();
   });
 });

@@ -28,7 +28,7 @@ import {
   type StandardAttackOptions,
   type StepFn,
 } from './base.js';
-import type { Norm } from './norms.js';
+import { exactSign, type Norm } from './norms.js';
 
 export interface DeepFoolOptions extends StandardAttackOptions {
   overshoot?: number;
@@ -100,7 +100,7 @@ export function deepFool(
     const rStep =
       norm === 'l2'
         ? tf.mul(tf.div(d, tf.add(tf.norm(g, 2, 1, true), 1e-8)), g)
-        : tf.mul(d, tf.sign(g));
+        : tf.mul(d, exactSign(g));
     const rTotal = slots[0] ? tf.add(slots[0], rStep) : rStep;
     const next = tf.clipByValue(tf.add(xo, tf.mul(rTotal, 1 + overshoot)), 0, 1);
     return {

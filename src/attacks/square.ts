@@ -9,7 +9,7 @@
  * Arguments (defaults, AutoAttack's standard version):
  *   eps       0.3 (L∞) / 2.0 (L2)
  *   norm      'linf'
- *   steps     5000      queries per restart (n_queries)
+ *   steps     5000      queries per restart (n_queries); `queries` is accepted as an alias
  *   restarts  1
  *   pInit     0.8       initial fraction of pixels in a square; halved at queries 10, 50,
  *                       200, 500, 1000, 2000, 4000, 6000, 8000 (p_selection)
@@ -45,6 +45,8 @@ export interface SquareOptions {
   pInit?: number;
   rescaleSchedule?: boolean;
   imageShape?: [number, number, number];
+  /** Alias of steps. */
+  queries?: number;
 }
 
 export const SQUARE_DEFAULTS = {
@@ -324,12 +326,14 @@ export function square(
   const c: RunConfig & { restarts: number } = {
     eps: o.eps ?? D.eps[norm] ?? NaN,
     norm,
-    steps: o.steps ?? D.steps,
+    steps: o.steps ?? o.queries ?? D.steps,
     pInit: o.pInit ?? D.pInit,
     rescale: o.rescaleSchedule ?? D.rescaleSchedule,
     shape,
     restarts: o.restarts ?? D.restarts,
   };
+  if (o.steps !== undefined && o.queries !== undefined && o.steps !== o.queries)
+    throw new RangeError(`steps (${o.steps}) and queries (${o.queries}) disagree`);
   checkBoundedInputs(clf, x0, n, labels, c);
   if (!(c.pInit > 0 && c.pInit <= 1))
     throw new RangeError(`pInit must be in (0, 1] (got ${c.pInit})`);
