@@ -326,7 +326,9 @@ export function evaluateRobustness(
   for (const [k, spec] of o.attacks.entries()) {
     const onAll = spec.kind === 'min-norm' && minNormOnAll;
     const idx: number[] = [];
-    for (let i = 0; i < n; i++) if (onAll ? cleanScore[i] >= 0.5 : robust(i)) idx.push(i);
+    // ε = 0: the ball is x itself, nothing for a bounded attack to do (attacks reject ε = 0)
+    const skip = o.eps === 0 && spec.kind === 'bounded';
+    for (let i = 0; i < n && !skip; i++) if (onAll ? cleanScore[i] >= 0.5 : robust(i)) idx.push(i);
     const counter = new CountingClassifier(spec.target ?? clf);
     const ownEps = spec.options.eps as number | undefined;
     const settings = {
