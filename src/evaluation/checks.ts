@@ -249,7 +249,9 @@ export function checkBlackBox(ev: RobustEvaluation): CheckResult {
     status,
     detail:
       k === 0
-        ? `Square broke none of the ${numbers.attackedByBlackBox} points the white-box attacks left robust`
+        ? numbers.attackedByBlackBox === 0
+          ? 'the white-box attacks left no point robust: nothing for Square to add'
+          : `Square broke none of the ${numbers.attackedByBlackBox} points the white-box attacks left robust`
         : `Square broke ${k} point(s) (${pct(frac)} of n = ${ev.n}) that every white-box attack left robust: possible gradient masking${status === 'warn' ? ' (small, may be chance)' : ''}`,
     numbers,
   };
