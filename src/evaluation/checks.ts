@@ -34,6 +34,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Norm } from '../attacks/norms.js';
 import type { Classifier } from '../models/classifier.js';
+import { Progress } from '../util/progress.js';
 import {
   correctScores,
   evaluateRobustness,
@@ -513,6 +514,7 @@ export interface CheckSuiteOptions {
   transferSource?: Classifier;
   /** Which checks to run (default all). */
   only?: CheckId[];
+  silent?: boolean;
 }
 
 /** Restrict an evaluation's per-example results to its first m points. */
@@ -532,7 +534,17 @@ export function headOf(ev: RobustEvaluation, m: number): RobustEvaluation {
 
 /** Every check, in CHECK_IDS order. */
 export function runChecks(o: CheckSuiteOptions): CheckResult[] {
-  const want = (id: CheckId) => !o.only || o.only.includes(id);
+  const bar = new Progress({
+    label: 'checks',
+    total: o.only?.length ?? CHECK_IDS.length,
+    unit: 'check',
+    silent: o.silent ?? true,
+  });
+  const want = (id: CheckId) => {
+    const yes = !o.only || o.only.includes(id);
+    if (yes) bar.tick(1, id);
+    return yes;
+  };
   const m = Math.min(o.subset ?? 100, o.evaluation.n);
   const ctx: SubsetContext = {
     clf: o.clf,
@@ -621,5 +633,6 @@ export function runChecks(o: CheckSuiteOptions): CheckResult[] {
           },
     );
   }
+  bar.finish();
   return out;
 }
