@@ -19,6 +19,9 @@ import { saveModel } from '../models/io.js';
 import { trainClassifier } from '../models/train.js';
 import { groupedBarChart } from '../report/svg.js';
 
+/** Let the event loop run between trainings (vitest's worker RPC starves otherwise). */
+const breathe = (): Promise<void> => new Promise((r) => setImmediate(r));
+
 export interface TinyRunOptions {
   out: string;
   dataDir?: string;
@@ -71,6 +74,7 @@ export async function buildTinyRun(
     );
     accuracy[`${space}/${arch}`] = acc;
   };
+  await breathe();
   for (const arch of ARCHS) {
     const clf = MlpClassifier.create(arch, 784, { hidden, seed });
     trainClassifier(
@@ -84,6 +88,7 @@ export async function buildTinyRun(
         silent: true,
       },
     );
+    await breathe();
     save('image', arch, clf, null, evaluate(clf, test.images, test.labels, test.n).accuracy, {
       space: 'image',
     });
@@ -107,6 +112,7 @@ export async function buildTinyRun(
   for (const method of LATENT_METHODS as readonly LatentMethod[]) {
     const gen = gens[methodGenerator(method)];
     const co = { seed, steps, lr: 0.1, norm: 'l2' as const };
+    await breathe();
     const ztr = computeCodes(gen, method, train.images, train.n, co);
     const zte = computeCodes(gen, method, test.images, test.n, co);
     for (const arch of ARCHS) {
@@ -122,6 +128,7 @@ export async function buildTinyRun(
           silent: true,
         },
       );
+      await breathe();
       const acc = evaluate(clf, zte, test.labels, test.n).accuracy;
       save(method, arch, clf, gen, acc, { space: method, codes: { method, ...co } });
       clf.dispose();
