@@ -489,7 +489,7 @@ describe('intervals in figures', () => {
     });
     // The bar with no value gets no error bar; the axis grows to the error bar's top.
     expect(svg.match(/class="error-bar"/g)?.length).toBe(1);
-    expect(svg).toContain('>120<');
+    expect(svg).toContain('>150<');
   });
   it('line charts draw bands behind lines and layer overlapping lines', () => {
     const svg = lineChart({
