@@ -94,4 +94,21 @@ describe('reproduce resumes after a kill', () => {
     expect(out.computed.length + out.cached.length).toBe(total);
     expect(comparable(run)).toEqual(comparable(ref));
   });
+
+  it('a rerun with everything cached keeps the recorded timings and memory', () => {
+    const ref = join(tmp, 'ref');
+    const before = JSON.parse(readFileSync(join(ref, 'results.json'), 'utf8'));
+    const again = spawnSync(process.execPath, args(ref), { cwd: REPO_ROOT, encoding: 'utf8' });
+    expect(again.status, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).computed).toEqual([]);
+    const after = JSON.parse(readFileSync(join(ref, 'results.json'), 'utf8'));
+    expect(after.computedStages).toBe(0);
+    // The wall time and memory are those of the run that computed the stages, not this one.
+    expect(after.timings).toEqual(before.timings);
+    expect(after.wallSeconds).toBe(before.wallSeconds);
+    expect(after.peakRssMiB).toBe(before.peakRssMiB);
+    expect(after.totalStageSeconds).toBe(before.totalStageSeconds);
+    expect(after.wallClockRuns).toEqual(before.wallClockRuns);
+    expect(after.computePaths.length).toBeGreaterThan(0);
+  });
 });

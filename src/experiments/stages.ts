@@ -244,7 +244,7 @@ export async function runStage(
   let result: Record<string, unknown>;
   switch (s.kind) {
     case 'classifier': {
-      const latentDir = p.space === 'image' ? undefined : dirs[`codes/${p.dataset}/${p.space}`];
+      const latentDir = p.space === 'image' ? undefined : dirs[s.deps[0]];
       const r = await runTrainClassifier({
         dataset: p.dataset,
         arch: p.arch,

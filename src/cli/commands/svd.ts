@@ -75,6 +75,7 @@ export async function run(argv: string[]): Promise<void> {
     const { svg, md } = svdFigure(
       `${r.dataset} ${r.arch}: bottom singular values ${mode === 'zero' ? 'zeroed' : `scaled by ${factor}`}`,
       r.points,
+      r,
     );
     writeJsonAtomic(join(out, `svd-${mode}.json`), r);
     const fig = await writeFigure(join(out, `svd-${mode}`), svg);
