@@ -104,6 +104,9 @@ describe('robustlab CLI', () => {
       /fractions must be numbers in \[0, 1\]/,
     );
     expectOneLineError(cli('reproduce', '--preset', 'huge'), /unknown preset 'huge'/);
+    expectOneLineError(cli('reproduce', '--seeds', '0,x'), /--seeds must be a comma-separated/);
+    expectOneLineError(cli('reproduce', '--seeds', '1,1'), /--seeds has a repeated seed/);
+    expectOneLineError(cli('reproduce', '--optimizer', 'lbfgs'), /--optimizer must be one of/);
     expectOneLineError(
       cli('latent', '--dataset', 'mnist', '--method', 'pca'),
       /unknown latent method 'pca'/,

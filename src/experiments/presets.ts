@@ -15,6 +15,8 @@ export interface Preset {
    */
   attackCount: number;
   attackMaxSteps: number;
+  /** The attack's optimiser (default: the attack's, normalised gradient descent). */
+  attackOptimizer?: 'ngd' | 'sgd' | 'adam';
   fractions: number[];
   reattackCount: number;
   hidden: number;

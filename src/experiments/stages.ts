@@ -81,7 +81,8 @@ function buildSeedGraph(datasets: DatasetName[], p: Preset, seed: number): Stage
   const data = { limitTrain: p.limitTrain ?? null, limitTest: p.limitTest ?? null };
   // The attack's settings are part of the key: changing a default recomputes the attacks and
   // everything downstream of them (transfer, SVD).
-  const { lambda, optimizer, stepSize, confidence } = TARGETED_CE_L2_DEFAULTS;
+  const { lambda, stepSize, confidence } = TARGETED_CE_L2_DEFAULTS;
+  const optimizer = p.attackOptimizer ?? TARGETED_CE_L2_DEFAULTS.optimizer;
   const attack = {
     count: p.attackCount,
     maxSteps: p.attackMaxSteps,
@@ -348,7 +349,12 @@ export async function runStage(
 }
 
 /** The compute path this thread runs on: tensor backend, native OpenBLAS matmul, BLAS threads. */
-export function computePath(): { backend: string; native: boolean; blas: string | null; blasThreads: number | null } {
+export function computePath(): {
+  backend: string;
+  native: boolean;
+  blas: string | null;
+  blasThreads: number | null;
+} {
   const backend = tf.getBackend();
   const st = nativeMatmulStatus(backend);
   return {
@@ -367,7 +373,12 @@ export function stageRecord(s: Stage): {
   peakRssMiB?: number;
 } {
   const j = JSON.parse(readFileSync(join(s.dir, DONE), 'utf8'));
-  return { seconds: j.seconds, finishedAt: j.finishedAt, compute: j.compute, peakRssMiB: j.peakRssMiB };
+  return {
+    seconds: j.seconds,
+    finishedAt: j.finishedAt,
+    compute: j.compute,
+    peakRssMiB: j.peakRssMiB,
+  };
 }
 
 export function stageSeconds(s: Stage): number {

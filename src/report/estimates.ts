@@ -51,7 +51,9 @@ function seedInterval(perSeed: number[]): Interval | null {
 const NONE: Estimate = { value: NaN, perSeed: [], seeds: null, sample: null, se: NaN };
 
 /** A proportion measured once per seed as k successes of n trials. */
-export function proportionEstimate(cells: ({ k: number; n: number } | null | undefined)[]): Estimate {
+export function proportionEstimate(
+  cells: ({ k: number; n: number } | null | undefined)[],
+): Estimate {
   const ok = cells.filter((c): c is { k: number; n: number } => !!c && c.n > 0);
   if (!ok.length) return { ...NONE };
   const perSeed = ok.map((c) => c.k / c.n);
@@ -121,7 +123,10 @@ function combine(parts: Estimate[], weights: number[]): Estimate {
 /** The average of independent estimates (e.g. over architectures). Missing parts are left out. */
 export function averageEstimate(parts: Estimate[]): Estimate {
   const ok = parts.filter((p) => finite(p.value));
-  return combine(ok, ok.map(() => 1 / ok.length));
+  return combine(
+    ok,
+    ok.map(() => 1 / ok.length),
+  );
 }
 
 /** a − b (treated as independent: conservative when the two share examples). */
@@ -131,9 +136,7 @@ export function differenceEstimate(a: Estimate, b: Estimate): Estimate {
 
 /** The interval a claim is decided on: the hull of the sampling and the seed intervals. */
 export function decisionInterval(e: Estimate): Interval | null {
-  const ivs = [e.sample, e.seeds].filter(
-    (i): i is Interval => !!i && finite(i.lo) && finite(i.hi),
-  );
+  const ivs = [e.sample, e.seeds].filter((i): i is Interval => !!i && finite(i.lo) && finite(i.hi));
   if (!finite(e.value)) return null;
   if (!ivs.length) return null;
   return { lo: Math.min(...ivs.map((i) => i.lo)), hi: Math.max(...ivs.map((i) => i.hi)) };
@@ -205,7 +208,8 @@ export function formatEstimate(e: Estimate, o: { scale?: number; digits?: number
   const d = o.digits ?? 1;
   if (!finite(e.value)) return '—';
   let out = (e.value * s).toFixed(d);
-  if (e.seeds && finite(e.seeds.lo)) out += ` ± ${(((e.seeds.hi - e.seeds.lo) / 2) * s).toFixed(d)}`;
+  if (e.seeds && finite(e.seeds.lo))
+    out += ` ± ${(((e.seeds.hi - e.seeds.lo) / 2) * s).toFixed(d)}`;
   if (e.sample && finite(e.sample.lo))
     out += ` [${(e.sample.lo * s).toFixed(d)}, ${(e.sample.hi * s).toFixed(d)}]`;
   return out;

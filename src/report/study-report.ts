@@ -225,7 +225,12 @@ export async function writeStudyReport(
       if (!rs.some(Boolean)) continue;
       const e = (key: string) =>
         meanEstimate(rs.map((r) => (r && Number.isFinite(r[key]) ? { mean: r[key], n: 1 } : null)));
-      recon[m] = { sse: e('codesSse'), encoderSse: e('encoderSse'), l2: e('codes'), encoderL2: e('encoder') };
+      recon[m] = {
+        sse: e('codesSse'),
+        encoderSse: e('encoderSse'),
+        l2: e('codes'),
+        encoderL2: e('encoder'),
+      };
     }
     allAcc[d] = SPACES.flatMap((sp) => ARCHS.map((a) => acc[sp][a]));
     results.datasets[d] = {
@@ -253,7 +258,8 @@ export async function writeStudyReport(
       const { record, xAdv } = readAttackDir(attackStage.dir);
       const ds = await loadDataset(d, { dataDir });
       const names = ds.classNames ?? [...(DATASETS[d]?.classNames ?? [])];
-      const label = (c: number) => (names[c] && names[c] !== String(c) ? `${c} ${names[c]}` : String(c));
+      const label = (c: number) =>
+        names[c] && names[c] !== String(c) ? `${c} ${names[c]}` : String(c);
       // One example per attacked image, cycling through the goal classes.
       const perImage = record.success.length / GOALS;
       const rows = Array.from({ length: perImage }, (_, j) => j * GOALS + ((j * 4) % GOALS))
@@ -278,7 +284,12 @@ export async function writeStudyReport(
             const delta = adv.map((v, j) => v - orig[j]);
             return {
               cells: [
-                { pixels: orig, width: 28, height: 28, caption: `true ${label(record.trueLabels[i])}` },
+                {
+                  pixels: orig,
+                  width: 28,
+                  height: 28,
+                  caption: `true ${label(record.trueLabels[i])}`,
+                },
                 {
                   pixels: delta,
                   width: 28,
@@ -314,7 +325,9 @@ export async function writeStudyReport(
         groups: SPACES,
         series: ARCHS.map((a) => ({
           name: a,
-          values: SPACES.map((sp) => (Number.isFinite(acc[sp][a].value) ? pct(acc[sp][a].value) : null)),
+          values: SPACES.map((sp) =>
+            Number.isFinite(acc[sp][a].value) ? pct(acc[sp][a].value) : null,
+          ),
           errors: SPACES.map((sp) => errBar(acc[sp][a], 100)),
         })),
         yMin: 0,
@@ -345,7 +358,9 @@ export async function writeStudyReport(
         ARCHS.filter((a) => success[mode][sp]?.[a] && !shown(mode, sp, a)).map((a) => `${sp} ${a}`),
       );
       const attacked = Math.min(
-        ...spaces.flatMap((sp) => ARCHS.map((a) => (success[mode][sp]?.[a]?.n ?? Infinity) / nSeeds)),
+        ...spaces.flatMap((sp) =>
+          ARCHS.map((a) => (success[mode][sp]?.[a]?.n ?? Infinity) / nSeeds),
+        ),
       );
       sections.push({
         dataset: d,
@@ -379,7 +394,9 @@ export async function writeStudyReport(
               spaces.map((sp) => [
                 sp,
                 ...ARCHS.flatMap((a) => [
-                  rob[mode][sp]?.[a] ? fr(rob[mode][sp][a]) + (shown(mode, sp, a) ? '' : ' †') : null,
+                  rob[mode][sp]?.[a]
+                    ? fr(rob[mode][sp][a]) + (shown(mode, sp, a) ? '' : ' †')
+                    : null,
                   success[mode][sp]?.[a] ? fp(success[mode][sp][a]) : null,
                 ]),
               ]),
@@ -410,7 +427,10 @@ export async function writeStudyReport(
         yMax: 100,
       }),
       notes: [
-        coarseNote(Number.isFinite(minTransferN) ? minTransferN : 0, 'transferred adversarial examples'),
+        coarseNote(
+          Number.isFinite(minTransferN) ? minTransferN : 0,
+          'transferred adversarial examples',
+        ),
       ].filter(Boolean) as string[],
       tables: [
         {
@@ -434,7 +454,9 @@ export async function writeStudyReport(
       );
       const advN = Math.min(...svdRaw[mode].filter(Boolean).map((r: any) => r.adversarialExamples));
       const reN = Math.min(
-        ...svdRaw[mode].filter(Boolean).flatMap((r: any) => r.points.map((p: any) => p.reattackN ?? Infinity)),
+        ...svdRaw[mode]
+          .filter(Boolean)
+          .flatMap((r: any) => r.points.map((p: any) => p.reattackN ?? Infinity)),
       );
       sections.push({
         dataset: d,
@@ -473,7 +495,9 @@ export async function writeStudyReport(
           },
         ],
       });
-    claims.push(...checkClaims(d, acc, trainAcc, rob['own-space'], success['own-space'], transfer, svd));
+    claims.push(
+      ...checkClaims(d, acc, trainAcc, rob['own-space'], success['own-space'], transfer, svd),
+    );
   }
   if (datasets.includes('mnist') && datasets.includes('fashion-mnist')) {
     const m = averageEstimate(allAcc['mnist']);
@@ -497,7 +521,10 @@ export async function writeStudyReport(
     const written = [];
     for (const f of chosen) written.push(await writeFigure(join(out, f.file!), f.svg!));
     const md = chosen
-      .flatMap((f) => [...f.notes.map((n) => `_${n}_\n`), ...f.tables.map((t) => `**${f.dataset}: ${t.title}**\n\n${t.md}\n`)])
+      .flatMap((f) => [
+        ...f.notes.map((n) => `_${n}_\n`),
+        ...f.tables.map((t) => `**${f.dataset}: ${t.title}**\n\n${t.md}\n`),
+      ])
       .join('\n');
     writeFileAtomic(join(out, `${only.dataset ?? 'all'}-${only.kind ?? 'all'}.md`), md);
     return { results, claims, figures: written.map((w) => w.svg), markdown: md };
@@ -565,7 +592,9 @@ function checkClaims(
     `image ${bestImage.arch} ${ev(bestImage.e)}; ` +
       bestLatent.map((b) => `${b.sp} ${b.arch} ${ev(b.e)}`).join('; '),
   );
-  const latentCells = LATENT.flatMap((sp) => ARCHS.map((a) => ({ k: `${sp} ${a}`, e: acc[sp][a] })));
+  const latentCells = LATENT.flatMap((sp) =>
+    ARCHS.map((a) => ({ k: `${sp} ${a}`, e: acc[sp][a] })),
+  );
   const target = acc['ae-encoding'].LRL;
   const rivals = latentCells.filter((x) => x.k !== 'ae-encoding LRL');
   const topRival = [...rivals].sort((x, y) => y.e.value - x.e.value)[0];
@@ -590,8 +619,7 @@ function checkClaims(
     (x, y) => y.e.value - x.e.value,
   )[0];
   const bestVae = bestOf(acc['vae-encoding']);
-  const gap =
-    bestAll.sp === 'vae-encoding' ? null : differenceEstimate(bestAll.e, bestVae.e);
+  const gap = bestAll.sp === 'vae-encoding' ? null : differenceEstimate(bestAll.e, bestVae.e);
   push(
     'VAE-ENCODING models are on par with the best classifiers',
     gap ? decideAtMost(gap, 0.02) : 'supported',
@@ -606,9 +634,9 @@ function checkClaims(
     SPACES.map((sp) => [
       sp,
       averageEstimate(
-        ARCHS.filter((a) => (success[sp]?.[a]?.value ?? 0) >= MIN_SUCCESS_SHOWN).map(
-          (a) => rob[sp]?.[a],
-        ).filter((e): e is Estimate => !!e),
+        ARCHS.filter((a) => (success[sp]?.[a]?.value ?? 0) >= MIN_SUCCESS_SHOWN)
+          .map((a) => rob[sp]?.[a])
+          .filter((e): e is Estimate => !!e),
       ),
     ]),
   );
@@ -633,7 +661,9 @@ function checkClaims(
     `each of the other 3 spaces' robustness ${ABOVE} both image and AE-encoding`,
     robEv,
   );
-  const tSpace = Object.fromEntries(LATENT.map((sp) => [sp, averageEstimate(ARCHS.map((a) => transfer[sp][a]))]));
+  const tSpace = Object.fromEntries(
+    LATENT.map((sp) => [sp, averageEstimate(ARCHS.map((a) => transfer[sp][a]))]),
+  );
   const tEv = LATENT.map((sp) => `${sp} ${ev(tSpace[sp])}`).join('; ');
   const tBest = decideBest(tSpace['vae-encoding'], others('vae-encoding', tSpace, LATENT));
   push(
@@ -671,10 +701,13 @@ function checkClaims(
       );
       const re = decideGreater(p40.reattackRobustness, p0.reattackRobustness);
       const reOk =
-        p0.reattackSuccess.value >= MIN_SUCCESS_SHOWN && p40.reattackSuccess.value >= MIN_SUCCESS_SHOWN;
+        p0.reattackSuccess.value >= MIN_SUCCESS_SHOWN &&
+        p40.reattackSuccess.value >= MIN_SUCCESS_SHOWN;
       push(
         `SVD truncation (40% ${verb}) increases robustness (white-box re-attack of the defended model)`,
-        Number.isFinite(p0.reattackRobustness.value) && Number.isFinite(p40.reattackRobustness.value) && reOk
+        Number.isFinite(p0.reattackRobustness.value) &&
+          Number.isFinite(p40.reattackRobustness.value) &&
+          reOk
           ? re
           : 'inconclusive',
         `relative L2 of a fresh attack on the defended model at 40%: interval wholly above the undefended (0%) one; needs ≥ ${MIN_SUCCESS_SHOWN * 100}% re-attack success at both`,
@@ -683,7 +716,8 @@ function checkClaims(
           : 'no re-attack in this preset',
       );
     }
-    const small = svd[mode]?.filter((p) => p.fraction >= 0.05 - 1e-9 && p.fraction <= 0.15 + 1e-9) ?? [];
+    const small =
+      svd[mode]?.filter((p) => p.fraction >= 0.05 - 1e-9 && p.fraction <= 0.15 + 1e-9) ?? [];
     if (p0 && small.length) {
       for (const which of ['test', 'train'] as const) {
         const best = [...small].sort((x, y) => y[which].value - x[which].value)[0];
@@ -763,13 +797,23 @@ function settingsRows(s: any): (string | number)[][] {
     ['seeds', (s.seeds ?? []).join(', ')],
     ['training images', all(s.limitTrain, '60,000')],
     ['test images', all(s.limitTest, '10,000')],
-    ['epochs: image classifiers / latent classifiers / AE, VAE', `${s.imageEpochs} / ${s.latentEpochs} / ${s.generatorEpochs}`],
+    [
+      'epochs: image classifiers / latent classifiers / AE, VAE',
+      `${s.imageEpochs} / ${s.latentEpochs} / ${s.generatorEpochs}`,
+    ],
     ['hidden units', s.hidden],
     ['projection steps (L2, Adam)', s.projectionSteps],
-    ['attacked examples per classifier', `${s.attackCount} images × ${GOALS} goals = ${s.attackCount * GOALS}`],
+    [
+      'attacked examples per classifier',
+      `${s.attackCount} images × ${GOALS} goals = ${s.attackCount * GOALS}`,
+    ],
     ['attack: max steps (to p(goal) ≥ 0.95)', s.attackMaxSteps],
+    ['attack: optimiser', s.attackOptimizer ?? 'ngd (normalised gradient descent)'],
     ['SVD fractions', describeFractions(s.fractions ?? [])],
-    ['SVD re-attack examples per fraction', `${s.reattackCount} images × ${GOALS} goals = ${s.reattackCount * GOALS}`],
+    [
+      'SVD re-attack examples per fraction',
+      `${s.reattackCount} images × ${GOALS} goals = ${s.reattackCount * GOALS}`,
+    ],
   ];
 }
 
@@ -811,7 +855,12 @@ function timingRows(stages: Stage[], results: any): (string | number)[][] {
   return stages.map((s) => [s.name, Math.round((results.timings[s.name] ?? 0) * 10) / 10]);
 }
 
-function renderMarkdown(results: any, sections: Section[], claims: Claim[], stages: Stage[]): string {
+function renderMarkdown(
+  results: any,
+  sections: Section[],
+  claims: Claim[],
+  stages: Stage[],
+): string {
   const lines = [
     `# robustlab reproduction of "Making Neural Nets Robust Again"`,
     '',
@@ -855,7 +904,10 @@ function renderMarkdown(results: any, sections: Section[], claims: Claim[], stag
 }
 
 /** A markdown table as HTML, keeping its column alignment (numbers right-aligned). */
-function mdTableToHtml(md: string, cellStyle?: (row: number, col: number, text: string) => string): string {
+function mdTableToHtml(
+  md: string,
+  cellStyle?: (row: number, col: number, text: string) => string,
+): string {
   const lines = md.trim().split('\n');
   const align = lines[1]
     .replace(/^\||\|$/g, '')
@@ -891,7 +943,9 @@ function renderHtml(results: any, sections: Section[], claims: Claim[], stages: 
     `<h1>robustlab reproduction of “Making Neural Nets Robust Again”</h1>`,
     `<p>${mdInline(runLine(results))}</p>`,
     '<h2>What the sample sizes allow</h2>',
-    `<ul>${sampleSizeNotes(results).map((l) => `<li>${escapeXml(l)}</li>`).join('')}</ul>`,
+    `<ul>${sampleSizeNotes(results)
+      .map((l) => `<li>${escapeXml(l)}</li>`)
+      .join('')}</ul>`,
     '<h2>Claims</h2>',
     `<p>${badge('supported')}${badge('not supported')}${badge('inconclusive')}</p>`,
     '<p class="legend">A claim is supported or not supported only when the 95% intervals that decide it do not overlap (interval = hull of the sampling interval and the t interval over seeds); otherwise inconclusive.</p>',

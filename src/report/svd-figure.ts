@@ -65,8 +65,14 @@ export function svdSweepEstimates(
     const at = sweeps.map((s) => s.points.find((p) => Math.abs(p.fraction - p0.fraction) < 1e-9));
     return {
       fraction: p0.fraction,
-      train: proportion(at.map((p) => p?.trainAccuracy), sweeps.map((s) => s.counts.trainN)),
-      test: proportion(at.map((p) => p?.testAccuracy), sweeps.map((s) => s.counts.testN)),
+      train: proportion(
+        at.map((p) => p?.trainAccuracy),
+        sweeps.map((s) => s.counts.trainN),
+      ),
+      test: proportion(
+        at.map((p) => p?.testAccuracy),
+        sweeps.map((s) => s.counts.testN),
+      ),
       adversarial: proportion(
         at.map((p) => p?.adversarialAccuracy),
         sweeps.map((s) => s.counts.adversarialExamples),
@@ -83,9 +89,7 @@ export function svdSweepEstimates(
         ),
       ),
       reattackSuccess: proportionEstimate(
-        at.map((p) =>
-          p && p.reattackN ? { k: p.reattackSuccesses ?? 0, n: p.reattackN } : null,
-        ),
+        at.map((p) => (p && p.reattackN ? { k: p.reattackSuccesses ?? 0, n: p.reattackN } : null)),
       ),
     };
   });
@@ -110,7 +114,11 @@ export function svdFigureFromEstimates(
   const shownRe = (p: SvdSweepEstimate) =>
     Number.isFinite(p.reattackRobustness.value) && p.reattackSuccess.value >= minShown;
   const hasRe = pts.some(shownRe);
-  const band = (get: (p: SvdSweepEstimate) => Estimate, scale: number, keep = (_: SvdSweepEstimate) => true) => {
+  const band = (
+    get: (p: SvdSweepEstimate) => Estimate,
+    scale: number,
+    keep = (_: SvdSweepEstimate) => true,
+  ) => {
     const iv = pts.map((p) => (keep(p) ? decisionInterval(get(p)) : null));
     return {
       lo: iv.map((i) => (i ? i.lo * scale : null)),
@@ -125,8 +133,18 @@ export function svdFigureFromEstimates(
     yMax: 100,
     layered: true,
     series: [
-      { name: 'train accuracy', x, y: pts.map((p) => pct(p.train.value)), band: band((p) => p.train, 100) },
-      { name: 'test accuracy', x, y: pts.map((p) => pct(p.test.value)), band: band((p) => p.test, 100) },
+      {
+        name: 'train accuracy',
+        x,
+        y: pts.map((p) => pct(p.train.value)),
+        band: band((p) => p.train, 100),
+      },
+      {
+        name: 'test accuracy',
+        x,
+        y: pts.map((p) => pct(p.test.value)),
+        band: band((p) => p.test, 100),
+      },
       {
         name: 'adversarial accuracy',
         x,
@@ -150,7 +168,14 @@ export function svdFigureFromEstimates(
   });
   const f = (e: Estimate, scale = 100, digits = 1) => formatEstimate(e, { scale, digits });
   const md = markdownTable(
-    ['fraction %', 'train %', 'test %', 'adversarial %', 're-attack robustness', 're-attack success %'],
+    [
+      'fraction %',
+      'train %',
+      'test %',
+      'adversarial %',
+      're-attack robustness',
+      're-attack success %',
+    ],
     pts.map((p) => [
       Math.round(p.fraction * 100),
       f(p.train),

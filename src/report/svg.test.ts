@@ -467,7 +467,13 @@ describe('markdownTable', () => {
   });
 
   it('right-aligns formatted numbers but not labels that start with a digit', () => {
-    const t = markdownTable(['arch', 'test %'], [['1L', '92.5 ± 0.4 [91.9, 93.0]'], ['2L', '—']]);
+    const t = markdownTable(
+      ['arch', 'test %'],
+      [
+        ['1L', '92.5 ± 0.4 [91.9, 93.0]'],
+        ['2L', '—'],
+      ],
+    );
     expect(t.split('\n')[1]).toBe('| ---- | ----------------------: |');
   });
 
@@ -485,7 +491,16 @@ describe('intervals in figures', () => {
       title: 't',
       yLabel: 'y',
       groups: ['a', 'b'],
-      series: [{ name: 's', values: [50, null], errors: [{ lo: 40, hi: 112 }, { lo: 1, hi: 2 }] }],
+      series: [
+        {
+          name: 's',
+          values: [50, null],
+          errors: [
+            { lo: 40, hi: 112 },
+            { lo: 1, hi: 2 },
+          ],
+        },
+      ],
     });
     // The bar with no value gets no error bar; the axis grows to the error bar's top.
     expect(svg.match(/class="error-bar"/g)?.length).toBe(1);

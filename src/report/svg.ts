@@ -407,7 +407,9 @@ export function groupedBarChart(opts: GroupedBarChartOptions): string {
   const nG = Math.max(1, groups.length);
   const nS = Math.max(1, series.length);
   const values = series.flatMap((s) => [
-    ...s.values.slice(0, groups.length).filter((v): v is number => v !== null && Number.isFinite(v)),
+    ...s.values
+      .slice(0, groups.length)
+      .filter((v): v is number => v !== null && Number.isFinite(v)),
     // Error bars count towards the axis range (only where a bar is drawn).
     ...(s.errors ?? [])
       .slice(0, groups.length)

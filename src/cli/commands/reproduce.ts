@@ -3,7 +3,7 @@ import { DATASET_NAMES, parseDatasetName, type DatasetName } from '../../data/da
 import { RobustlabError } from '../../data/errors.js';
 import { PRESETS } from '../../experiments/presets.js';
 import { reproduce } from '../../experiments/reproduce.js';
-import { intOpt, output, parse, helpRequested } from '../args.js';
+import { choiceOpt, intOpt, output, parse, helpRequested } from '../args.js';
 
 const HELP = `usage: robustlab reproduce [--dataset mnist|fashion-mnist|all] [--preset paper|quick] [--out DIR]
 
@@ -22,6 +22,8 @@ options:
   --seeds LIST    seeds of every seed-dependent stage, e.g. 0,1,2 (default: the preset's;
                   paper 0,1,2, quick 0); tables and figures show the mean and 95% intervals
   --seed S        one seed (same as --seeds S)
+  --optimizer O   the attack's optimiser: ngd (default) | sgd | adam (new attack, transfer and
+                  SVD stages; classifiers and codes are reused)
   --force STAGE   recompute a stage (name, prefix such as classifier/mnist, or kind); repeatable
 common: --json --quiet --backend --data-dir --help`;
 
@@ -33,9 +35,12 @@ function parseSeeds(list: string | undefined, one: string | undefined): number[]
   if (list === undefined) return undefined;
   const seeds = list.split(',').map((x) => x.trim());
   if (!seeds.length || seeds.some((x) => !/^\d+$/.test(x)))
-    throw new RobustlabError(`--seeds must be a comma-separated list of integers ≥ 0 (got '${list}')`);
+    throw new RobustlabError(
+      `--seeds must be a comma-separated list of integers ≥ 0 (got '${list}')`,
+    );
   const n = seeds.map(Number);
-  if (new Set(n).size !== n.length) throw new RobustlabError(`--seeds has a repeated seed ('${list}')`);
+  if (new Set(n).size !== n.length)
+    throw new RobustlabError(`--seeds has a repeated seed ('${list}')`);
   return n;
 }
 
@@ -47,16 +52,29 @@ export async function run(argv: string[]): Promise<void> {
     workers: { type: 'string' },
     seed: { type: 'string' },
     seeds: { type: 'string' },
+    optimizer: { type: 'string' },
     force: { type: 'string', multiple: true },
   });
   if (helpRequested(v, HELP)) return;
   const datasets: DatasetName[] =
     !v.dataset || v.dataset === 'all' ? [...DATASET_NAMES] : [parseDatasetName(v.dataset)];
-  const preset = PRESETS[v.preset ?? 'quick'];
-  if (!preset)
+  const chosen = PRESETS[v.preset ?? 'quick'];
+  if (!chosen)
     throw new RobustlabError(
       `unknown preset '${v.preset}' (expected one of: ${Object.keys(PRESETS).join(', ')})`,
     );
+  const preset =
+    v.optimizer === undefined
+      ? chosen
+      : {
+          ...chosen,
+          attackOptimizer: choiceOpt(
+            'optimizer',
+            v.optimizer,
+            ['ngd', 'sgd', 'adam'] as const,
+            'ngd',
+          ),
+        };
   await initBackend({ backend: v.backend });
   const r = await reproduce({
     datasets,
@@ -73,10 +91,7 @@ export async function run(argv: string[]): Promise<void> {
   output(v.json, { command: 'reproduce', ...r }, () =>
     [
       `reproduction done in ${r.seconds.toFixed(0)} s (${r.computed.length} stages computed, ${r.cached.length} reused)`,
-      ...r.claims.map(
-        (c) =>
-          `  [${c.verdict}] ${c.dataset}: ${c.claim} — ${c.evidence}`,
-      ),
+      ...r.claims.map((c) => `  [${c.verdict}] ${c.dataset}: ${c.claim} — ${c.evidence}`),
       `report: ${r.report}`,
     ].join('\n'),
   );
