@@ -773,10 +773,17 @@ function verdictCounts(claims: Claim[]): string {
   return `${n('supported')} supported, ${n('not supported')} not supported, ${n('inconclusive')} inconclusive (of ${claims.length})`;
 }
 
-function claimsTable(claims: Claim[]): string {
+/** The claims as a markdown table; `marks` prefixes each verdict with a symbol (markdown only: HTML colours the cell). */
+function claimsTable(claims: Claim[], marks = true): string {
   return markdownTable(
     ['dataset', 'claim of the study', 'this run', 'numbers that decide', 'rule'],
-    claims.map((c) => [c.dataset, c.claim, VERDICT_MARK[c.verdict], c.evidence, c.rule]),
+    claims.map((c) => [
+      c.dataset,
+      c.claim,
+      marks ? VERDICT_MARK[c.verdict] : c.verdict,
+      c.evidence,
+      c.rule,
+    ]),
   );
 }
 
@@ -949,7 +956,7 @@ function renderHtml(results: any, sections: Section[], claims: Claim[], stages: 
     '<h2>Claims</h2>',
     `<p>${badge('supported')}${badge('not supported')}${badge('inconclusive')}</p>`,
     '<p class="legend">A claim is supported or not supported only when the 95% intervals that decide it do not overlap (interval = hull of the sampling interval and the t interval over seeds); otherwise inconclusive.</p>',
-    mdTableToHtml(claimsTable(claims), (r, c) => {
+    mdTableToHtml(claimsTable(claims, false), (r, c) => {
       if (r === 0 || c !== 2) return '';
       return `background:${VERDICT_COLOUR[claims[r - 1].verdict]};white-space:nowrap`;
     }),
