@@ -26,6 +26,8 @@ const { values } = parseArgs({
     count: { type: 'string', default: '20' },
     'data-dir': { type: 'string' },
     json: { type: 'boolean' },
+    // Only the adversaries' size per dataset (the attacks are deterministic: same as with transfer).
+    'sizes-only': { type: 'boolean' },
   },
 });
 if (!values.run) {
@@ -47,9 +49,7 @@ try {
   for (const optimizer of ['ngd', 'adam'] as const) {
     const stepSize = TARGETED_CE_L2_DEFAULTS.stepSize[optimizer];
     const per: Record<string, { k: number; n: number }> = {};
-    let rel = 0;
-    let succ = 0;
-    let attacked = 0;
+    const size: Record<string, { rel: number; succ: number; attacked: number }> = {};
     for (const img of images) {
       const { base, seed } = splitStageName(img.name);
       const [, d, , arch] = base.split('/');
@@ -64,9 +64,11 @@ try {
         out,
         silent: true,
       });
-      rel += r.record.summary.robustness * r.record.summary.successes;
-      succ += r.record.summary.successes;
-      attacked += r.record.summary.n;
+      const z = (size[d] ??= { rel: 0, succ: 0, attacked: 0 });
+      z.rel += r.record.summary.robustness * r.record.summary.successes;
+      z.succ += r.record.summary.successes;
+      z.attacked += r.record.summary.n;
+      if (values['sizes-only']) continue;
       for (const sp of LATENT)
         for (const a of ARCHS) {
           const name = `classifier/${d}/${sp}/${a}${seed === null ? '' : `/seed${seed}`}`;
@@ -77,17 +79,21 @@ try {
           per[key].n += c.n;
         }
     }
-    for (const [key, { k, n }] of Object.entries(per)) {
-      const w = wilsonInterval(k, n);
+    const cells = values['sizes-only']
+      ? Object.keys(size).map((d) => [d, { k: 0, n: 0 }] as const)
+      : Object.entries(per);
+    for (const [key, { k, n }] of cells) {
+      const w = n ? wilsonInterval(k, n) : { lo: NaN, hi: NaN };
+      const z = size[key.split(' ')[0]];
       rows.push({
         optimizer,
         cell: key,
-        accuracy: k / n,
+        accuracy: n ? k / n : NaN,
         lo: w.lo,
         hi: w.hi,
         n,
-        meanRelativeL2: rel / succ,
-        successRate: succ / attacked,
+        meanRelativeL2: z.rel / z.succ,
+        successRate: z.succ / z.attacked,
       });
     }
   }

@@ -839,7 +839,9 @@ function sampleSizeNotes(results: any): string[] {
     seeds > 1
       ? `${seeds} seeds: every number is the mean over seeds; the t interval over ${seeds} seeds uses t(0.975, ${seeds - 1}) = ${seeds === 2 ? '12.71' : seeds === 3 ? '4.30' : 'see tables'}, so a claim needs a margin beyond both the sampling and the seed-to-seed spread.`
       : 'One seed: there is no seed-to-seed spread to measure; claims are decided on the sampling intervals alone, which understate the uncertainty (the paper preset runs 3 seeds).',
-    `Reattack of the SVD-defended model: ${s.reattackCount * GOALS} examples per fraction${s.reattackCount * GOALS < COARSE_BELOW ? ' (coarse)' : ''}.`,
+    s.reattackCount > 0
+      ? `Re-attack of the SVD-defended model: ${s.reattackCount * GOALS} examples per fraction${s.reattackCount * GOALS < COARSE_BELOW ? ' (coarse: its robustness claims are rarely decided)' : ''}.`
+      : 'No re-attack of the SVD-defended model in this preset: the claim that SVD increases robustness cannot be decided.',
   ];
   return lines;
 }
