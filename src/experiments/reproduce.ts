@@ -1,7 +1,8 @@
 /** `robustlab reproduce`: the whole study as a resumable stage graph, then the report. */
 import * as tf from '@tensorflow/tfjs';
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
+import { acquireRunLock } from './run-lock.js';
 import { DATASET_NAMES, type DatasetName } from '../data/datasets.js';
 import { locateDataDir } from '../data/node-io.js';
 import { VERSION } from '../version.js';
@@ -10,7 +11,7 @@ import { writeJsonAtomic } from '../util/atomic.js';
 import { writeStudyReport } from '../report/study-report.js';
 import { execute } from './executor.js';
 import type { Preset } from './presets.js';
-import { buildGraph, computePath, resolveGraph, stageSeconds } from './stages.js';
+import { buildGraph, computePath, resolveGraph, stageSeconds, type Stage } from './stages.js';
 
 /** One invocation of reproduce that computed stages: its wall time and peak memory. */
 export interface RunRecord {
@@ -59,13 +60,31 @@ export async function reproduce(o: ReproduceOptions) {
   const dataDir = o.dataDir ? resolve(o.dataDir) : undefined;
   const out = resolve(o.out);
   const seeds = o.seeds ?? o.preset.seeds;
-  const startedAt = new Date().toISOString();
   const stages = resolveGraph(buildGraph(o.datasets, o.preset, seeds), out);
+  // One process at a time in a run directory; released on exit, a dead owner's lock is stale.
+  const lock = acquireRunLock(out, { log: o.log });
+  try {
+    return await reproduceLocked(o, out, stages, seeds, dataDir, t0);
+  } finally {
+    lock.release();
+  }
+}
+
+async function reproduceLocked(
+  o: ReproduceOptions,
+  out: string,
+  stages: Stage[],
+  seeds: number[],
+  dataDir: string | undefined,
+  t0: number,
+) {
+  const startedAt = new Date(Date.now() - (performance.now() - t0)).toISOString();
   writeJsonAtomic(resolve(out, 'graph.json'), {
     preset: o.preset,
     seeds,
     datasets: o.datasets,
-    stages,
+    // Relative to the run directory, so a copied run reads its own stages.
+    stages: stages.map((s) => ({ ...s, dir: relative(out, s.dir) })),
   });
   const workers = o.workers ?? Math.max(1, availableParallelism());
   const exec = await execute(stages, {

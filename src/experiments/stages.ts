@@ -4,8 +4,9 @@
  * dependencies' keys: change one setting and only what depends on it gets a new key.
  */
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { relativeToRun, stageStatus } from './stage-record.js';
 import type { DatasetName } from '../data/datasets.js';
 import { ARCHS } from '../models/classifier.js';
 import { LATENT_METHODS, methodGenerator, type LatentMethod } from '../latent/codes.js';
@@ -18,6 +19,7 @@ import { runSvdJob } from './svd-job.js';
 import type { Preset } from './presets.js';
 import * as tf from '@tensorflow/tfjs';
 import { nativeMatmulStatus } from '../backend/native-matmul.js';
+import { RobustlabError } from '../data/errors.js';
 import { TARGETED_CE_L2_DEFAULTS, type TargetedCeL2Options } from '../attacks/targeted-ce-l2.js';
 
 /** The default step size, whether the defaults give one number or one per optimiser. */
@@ -220,12 +222,22 @@ function attackSettings(p: Record<string, any>): TargetedCeL2Options {
   return { maxSteps, lambda, optimizer, stepSize, confidence };
 }
 
+/** Is the stage finished, with a valid record (see stage-record.ts)? */
 export function stageDone(s: Stage): boolean {
-  return existsSync(join(s.dir, DONE));
+  return stageStatus(s).done;
+}
+
+function validRecord(s: Stage) {
+  const st = stageStatus(s);
+  if (!st.done)
+    throw new RobustlabError(
+      `stage ${s.name} is not finished${st.problem ? ` (${st.problem})` : ''}; run robustlab reproduce again`,
+    );
+  return st.record;
 }
 
 export function stageResult(s: Stage): Record<string, unknown> {
-  return JSON.parse(readFileSync(join(s.dir, DONE), 'utf8')).result;
+  return validRecord(s).result;
 }
 
 /** Run one stage. `dirs` maps dependency names to their directories. Writes stage.json last. */
@@ -241,7 +253,7 @@ export async function runStage(
     limitTest: p.limitTest ?? undefined,
     dataDir: ctx.dataDir,
   };
-  rmSync(join(s.dir, DONE), { force: true });
+  rmSync(join(s.dir, DONE), { recursive: true, force: true });
   let result: Record<string, unknown>;
   switch (s.kind) {
     case 'classifier': {
@@ -343,7 +355,8 @@ export async function runStage(
     compute: computePath(),
     // Peak resident memory of the process that ran the stage (all its threads), MiB.
     peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
-    result,
+    // Paths inside the run are stored relative to it: a copied run directory stays valid.
+    result: relativeToRun(result, dirname(dirname(s.dir))),
   });
   return result;
 }
@@ -372,7 +385,7 @@ export function stageRecord(s: Stage): {
   compute?: ReturnType<typeof computePath>;
   peakRssMiB?: number;
 } {
-  const j = JSON.parse(readFileSync(join(s.dir, DONE), 'utf8'));
+  const j = validRecord(s) as unknown as Record<string, any>;
   return {
     seconds: j.seconds,
     finishedAt: j.finishedAt,
@@ -382,7 +395,7 @@ export function stageRecord(s: Stage): {
 }
 
 export function stageSeconds(s: Stage): number {
-  return JSON.parse(readFileSync(join(s.dir, DONE), 'utf8')).seconds;
+  return validRecord(s).seconds;
 }
 
 /**
