@@ -6,17 +6,44 @@ import { acquireRunLock } from './run-lock.js';
 import { DATASET_NAMES, type DatasetName } from '../data/datasets.js';
 import { locateDataDir } from '../data/node-io.js';
 import { VERSION } from '../version.js';
+import { existsSync, readFileSync } from 'node:fs';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { writeStudyReport } from '../report/study-report.js';
 import { execute } from './executor.js';
 import type { Preset } from './presets.js';
-import { buildGraph, resolveGraph, stageSeconds, type Stage } from './stages.js';
+import { buildGraph, computePath, resolveGraph, stageSeconds, type Stage } from './stages.js';
+
+/** One invocation of reproduce that computed stages: its wall time and peak memory. */
+export interface RunRecord {
+  startedAt: string;
+  wallSeconds: number;
+  peakRssMiB: number;
+  computedStages: number;
+  reusedStages: number;
+  workers: number;
+}
+
+/**
+ * The invocations that computed this run's stages (runs.json). A rerun that computes nothing
+ * adds nothing, so the report keeps the wall time and memory of the runs that did the work.
+ */
+export function readRunRecords(out: string): RunRecord[] {
+  const p = resolve(out, 'runs.json');
+  if (!existsSync(p)) return [];
+  try {
+    const j = JSON.parse(readFileSync(p, 'utf8'));
+    return Array.isArray(j.runs) ? j.runs : [];
+  } catch {
+    return [];
+  }
+}
 
 export interface ReproduceOptions {
   datasets: DatasetName[];
   preset: Preset;
   out: string;
-  seed: number;
+  /** Seeds of the seed-dependent stages (default: the preset's). */
+  seeds?: number[];
   workers?: number;
   backend?: string;
   dataDir?: string;
@@ -32,11 +59,12 @@ export async function reproduce(o: ReproduceOptions) {
   for (const d of o.datasets) locateDataDir(d, { dataDir: o.dataDir });
   const dataDir = o.dataDir ? resolve(o.dataDir) : undefined;
   const out = resolve(o.out);
-  const stages = resolveGraph(buildGraph(o.datasets, o.preset, o.seed), out);
+  const seeds = o.seeds ?? o.preset.seeds;
+  const stages = resolveGraph(buildGraph(o.datasets, o.preset, seeds), out);
   // One process at a time in a run directory; released on exit, a dead owner's lock is stale.
   const lock = acquireRunLock(out, { log: o.log });
   try {
-    return await reproduceLocked(o, out, stages, dataDir, t0);
+    return await reproduceLocked(o, out, stages, seeds, dataDir, t0);
   } finally {
     lock.release();
   }
@@ -46,12 +74,14 @@ async function reproduceLocked(
   o: ReproduceOptions,
   out: string,
   stages: Stage[],
+  seeds: number[],
   dataDir: string | undefined,
   t0: number,
 ) {
+  const startedAt = new Date(Date.now() - (performance.now() - t0)).toISOString();
   writeJsonAtomic(resolve(out, 'graph.json'), {
     preset: o.preset,
-    seed: o.seed,
+    seeds,
     datasets: o.datasets,
     // Relative to the run directory, so a copied run reads its own stages.
     stages: stages.map((s) => ({ ...s, dir: relative(out, s.dir) })),
@@ -60,13 +90,27 @@ async function reproduceLocked(
   const exec = await execute(stages, {
     workers,
     backend: o.backend,
-    ctx: { dataDir, seed: o.seed },
+    ctx: { dataDir, seed: seeds[0] },
     force: o.force,
     log: o.log,
     live: o.live,
   });
   o.log?.('writing report');
   const totalStageSeconds = stages.reduce((s, st) => s + stageSeconds(st), 0);
+  const thisRun: RunRecord = {
+    startedAt,
+    wallSeconds: (performance.now() - t0) / 1000,
+    // Peak resident memory of this process (all worker threads included), in MiB.
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    computedStages: exec.computed.length,
+    reusedStages: exec.cached.length,
+    workers,
+  };
+  const runs = readRunRecords(out);
+  if (exec.computed.length) {
+    runs.push(thisRun);
+    writeJsonAtomic(resolve(out, 'runs.json'), { runs });
+  }
   const report = await writeStudyReport(
     out,
     stages,
@@ -76,15 +120,19 @@ async function reproduceLocked(
       tfjs: tf.version.tfjs,
       backend: tf.getBackend(),
       preset: o.preset.name,
-      seed: o.seed,
+      seeds,
       workers,
-      settings: o.preset,
-      wallSeconds: (performance.now() - t0) / 1000,
+      settings: { ...o.preset, seeds },
+      reportCompute: computePath(),
+      // Wall time and peak memory of the invocations that computed the stages (runs.json),
+      // not of this one when it only reused them.
+      wallSeconds: runs.reduce((a, r) => a + r.wallSeconds, 0),
+      peakRssMiB: Math.max(0, ...runs.map((r) => r.peakRssMiB)),
+      wallClockRuns: runs,
+      thisInvocationWallSeconds: thisRun.wallSeconds,
       totalStageSeconds,
       computedStages: exec.computed.length,
       reusedStages: exec.cached.length,
-      // Peak resident memory of this process (all worker threads included), in MiB.
-      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     },
     dataDir,
   );

@@ -189,7 +189,10 @@ export async function buildLatentDataset(job: LatentJob) {
   const chunk = job.chunk ?? 5000;
   const t0 = performance.now();
   const files: Record<string, string> = {};
-  const reconstruction: Record<string, { codes: number; encoder: number }> = {};
+  const reconstruction: Record<
+    string,
+    { codes: number; encoder: number; codesSse?: number; encoderSse?: number }
+  > = {};
   let reusedAll = true;
   try {
     for (const split of ['train', 'test'] as const) {
@@ -202,8 +205,15 @@ export async function buildLatentDataset(job: LatentJob) {
         const p = current.header.provenance as {
           reconstructionL2: number;
           encoderReconstructionL2: number;
+          reconstructionSse?: number;
+          encoderReconstructionSse?: number;
         };
-        reconstruction[split] = { codes: p.reconstructionL2, encoder: p.encoderReconstructionL2 };
+        reconstruction[split] = {
+          codes: p.reconstructionL2,
+          encoder: p.encoderReconstructionL2,
+          codesSse: p.reconstructionSse,
+          encoderSse: p.encoderReconstructionSse,
+        };
         continue;
       }
       reusedAll = false;
@@ -258,7 +268,16 @@ export async function buildLatentDataset(job: LatentJob) {
       const encoderReconstructionL2 = encoderCodes
         ? reconstructionError(gen.decoder, encoderCodes, s.images, s.n)
         : reconstructionL2;
-      reconstruction[split] = { codes: reconstructionL2, encoder: encoderReconstructionL2 };
+      const reconstructionSse = reconstructionError(gen.decoder, codes, s.images, s.n, 'sse');
+      const encoderReconstructionSse = encoderCodes
+        ? reconstructionError(gen.decoder, encoderCodes, s.images, s.n, 'sse')
+        : reconstructionSse;
+      reconstruction[split] = {
+        codes: reconstructionL2,
+        encoder: encoderReconstructionL2,
+        codesSse: reconstructionSse,
+        encoderSse: encoderReconstructionSse,
+      };
       writeCodeFile(path, {
         header: {
           n: s.n,
@@ -270,6 +289,8 @@ export async function buildLatentDataset(job: LatentJob) {
             n: s.n,
             reconstructionL2,
             encoderReconstructionL2,
+            reconstructionSse,
+            encoderReconstructionSse,
           },
         },
         codes,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { initBackend } from '../../backend/backend.js';
 import { isNativeMatmulInstalled } from '../../backend/native-matmul.js';
 import { DATASET_NAMES, type DatasetName } from '../../data/datasets.js';
+import { RobustlabError } from '../../data/errors.js';
 import { PRESETS } from '../../experiments/presets.js';
 import { reproduce } from '../../experiments/reproduce.js';
 import {
@@ -12,10 +13,11 @@ import {
   helpRequested,
   int,
   lookup,
+  MAX_SEED,
   output,
   parseOptions,
   path,
-  SEED_OPTION,
+  str,
   strs,
 } from '../args.js';
 import { checkOutDir, readJsonOrNull } from '../outputs.js';
@@ -28,7 +30,9 @@ export const OPTIONS = {
   preset: choice(Object.keys(PRESETS), { default: 'quick' }),
   out: path({ help: 'default runs/<preset>' }),
   workers: int({ min: 1, max: MAX_WORKERS, help: 'parallel stages (default: number of cores)' }),
-  ...SEED_OPTION,
+  seed: int({ min: 0, max: MAX_SEED, help: 'one seed (same as --seeds S)' }),
+  seeds: str({ metavar: 'LIST', help: "seeds, e.g. 0,1,2 (default: the preset's)" }),
+  optimizer: choice(['ngd', 'sgd', 'adam'] as const, { help: "the attack's optimiser" }),
   force: strs({ help: 'recompute a stage (name, prefix or kind); repeatable' }),
   ...BACKEND_OPTION,
   ...DATA_OPTION,
@@ -49,15 +53,41 @@ options:
                   settings: full splits, 50/150 epochs, 500 projection steps, 180 examples) | smoke
   --out DIR       default runs/<preset>; a new or empty directory, or an earlier run
   --workers N     parallel stages in worker threads, 1..${MAX_WORKERS} (default: number of cores)
-  --seed S        0..4294967295 (default 0)
+  --seeds LIST    seeds of every seed-dependent stage, e.g. 0,1,2 (default: the preset's;
+                  paper 0,1,2, quick 0); tables and figures show the mean and 95% intervals
+  --seed S        one seed, 0..4294967295 (same as --seeds S)
+  --optimizer O   the attack's optimiser: ngd (default) | sgd | adam (new attack, transfer and
+                  SVD stages; classifiers and codes are reused)
   --force STAGE   recompute a stage (name, prefix such as classifier/mnist, or kind); repeatable
 common: --json --quiet --backend --data-dir --help`;
+
+/** --seeds 0,1,2 (distinct integers) or --seed S; undefined = the preset's seeds. */
+export function parseSeeds(
+  list: string | undefined,
+  one: number | undefined,
+): number[] | undefined {
+  if (list !== undefined && one !== undefined)
+    throw new RobustlabError('give --seeds or --seed, not both');
+  if (one !== undefined) return [one];
+  if (list === undefined) return undefined;
+  const seeds = list.split(',').map((x) => x.trim());
+  if (!seeds.length || seeds.some((x) => !/^\d+$/.test(x) || Number(x) > MAX_SEED))
+    throw new RobustlabError(
+      `--seeds must be a comma-separated list of integers in 0..${MAX_SEED} (got '${list}')`,
+    );
+  const n = seeds.map(Number);
+  if (new Set(n).size !== n.length)
+    throw new RobustlabError(`--seeds has a repeated seed ('${list}')`);
+  return n;
+}
 
 export async function run(argv: string[]): Promise<void> {
   const { values: v } = parseOptions(argv, OPTIONS, { command: 'reproduce' });
   if (helpRequested(v, HELP)) return;
   const datasets: DatasetName[] = v.dataset === 'all' ? [...DATASET_NAMES] : [v.dataset];
-  const preset = lookup(PRESETS, v.preset, 'preset');
+  const chosen = lookup(PRESETS, v.preset, 'preset');
+  const preset = v.optimizer ? { ...chosen, attackOptimizer: v.optimizer } : chosen;
+  const seeds = parseSeeds(v.seeds, v.seed);
   const out = v.out ?? `runs/${preset.name}`;
   checkOutDir(out, {
     what: 'reproduce run',
@@ -69,7 +99,7 @@ export async function run(argv: string[]): Promise<void> {
   const say = v.quiet ? undefined : (l: string) => process.stderr.write(l + '\n');
   say?.(
     `robustlab reproduce: preset ${preset.name}, ${datasets.join(' + ')}, out ${out}, ` +
-      `${workers} worker${workers === 1 ? '' : 's'}, compute ${backend}` +
+      `${workers} worker${workers === 1 ? '' : 's'}, seeds ${(seeds ?? preset.seeds).join(',')}, compute ${backend}` +
       `${isNativeMatmulInstalled(backend) ? ' + native OpenBLAS' : ''}`,
   );
   const onInterrupt = () => {
@@ -84,7 +114,7 @@ export async function run(argv: string[]): Promise<void> {
       datasets,
       preset,
       out,
-      seed: v.seed,
+      seeds,
       workers,
       backend: v.backend,
       dataDir: v['data-dir'],
@@ -95,10 +125,7 @@ export async function run(argv: string[]): Promise<void> {
     output(v.json, { command: 'reproduce', ...r }, () =>
       [
         `reproduction done in ${r.seconds.toFixed(0)} s (${r.computed.length} stages computed, ${r.cached.length} reused)`,
-        ...r.claims.map(
-          (c) =>
-            `  [${c.supported === null ? 'n/a' : c.supported ? 'yes' : 'no '}] ${c.dataset}: ${c.claim} — ${c.evidence}`,
-        ),
+        ...r.claims.map((c) => `  [${c.verdict}] ${c.dataset}: ${c.claim} — ${c.evidence}`),
         `report: ${r.report}`,
       ].join('\n'),
     );

@@ -121,6 +121,7 @@ export async function run(argv: string[]): Promise<void> {
     const { svg, md } = svdFigure(
       `${r.dataset} ${r.arch}: bottom singular values ${mode === 'zero' ? 'zeroed' : `scaled by ${factor}`}`,
       r.points,
+      r,
     );
     const base = join(out, `svd-${mode}`);
     writeJsonAtomic(`${base}.json`, r);
