@@ -44,6 +44,7 @@ const COMMANDS: Record<string, Command> = {
     load: () => import('./commands/data.js'),
   },
   info: { summary: 'backend, versions and data found', load: () => import('./commands/info.js') },
+  worker: { summary: 'run stage jobs from a Redis queue (distributed runs)', load: () => import('./commands/worker.js') },
 };
 
 export function usage(): string {

@@ -19,6 +19,7 @@ import {
   type RunContext,
   type Stage,
 } from './stages.js';
+import type { QueueRunOptions, QueueRunStats } from './queue-executor.js';
 
 export interface ExecuteOptions {
   workers: number;
@@ -28,6 +29,8 @@ export interface ExecuteOptions {
   log?: (line: string) => void;
   /** Redraw one bar per running stage in place (a terminal); else bars go in the periodic log. */
   live?: boolean;
+  /** Run the stages as jobs on a BullMQ queue (`robustlab worker`s) instead of local threads. */
+  queue?: QueueRunOptions;
 }
 
 /** The latest bar of every running stage; on a terminal, redrawn in place below the log. */
@@ -90,9 +93,10 @@ export interface ExecuteReport {
   computed: string[];
   cached: string[];
   seconds: number;
+  queue?: QueueRunStats;
 }
 
-function makeWorker(workerData: unknown): Worker {
+export function makeWorker(workerData: unknown): Worker {
   const here = import.meta.url;
   if (!here.endsWith('.ts')) return new Worker(new URL('./worker.js', here), { workerData });
   // From source (tsx, tests) the worker is a .ts file: register tsx's loader in the thread first.
@@ -170,8 +174,13 @@ export async function execute(stages: Stage[], o: ExecuteOptions): Promise<Execu
     computed.push(name);
     log(`${status()} done  ${name}`);
   };
+  let queueStats: QueueRunStats | undefined;
   try {
-    if (o.workers <= 1) {
+    if (o.queue) {
+      const { runOnQueue } = await import('./queue-executor.js');
+      const onProgress = (name: string, e: ProgressEvent) => bars.update(name, e);
+      queueStats = await runOnQueue(o.queue, stages, ready, finished, started, onProgress, log);
+    } else if (o.workers <= 1) {
       for (let s = ready()[0]; s; s = ready()[0]) {
         started(s);
         const name = s.name;
@@ -191,7 +200,7 @@ export async function execute(stages: Stage[], o: ExecuteOptions): Promise<Execu
     throw new RobustlabError(
       `${left.length} stages could not run (unmet dependencies): ${left[0].name}`,
     );
-  return { computed, cached, seconds: (performance.now() - t0) / 1000 };
+  return { computed, cached, seconds: (performance.now() - t0) / 1000, queue: queueStats };
 }
 
 async function runPool(

@@ -23,7 +23,12 @@ export interface ReproduceOptions {
   log?: (line: string) => void;
   /** Redraw per-stage bars in place (stderr is a terminal). */
   live?: boolean;
+  /** Run the stages on a BullMQ queue (`robustlab worker`s) instead of local worker threads. */
+  queue?: { url: string; attempts?: number };
 }
+
+/** A Redis URL fit to print or store: the password masked. */
+export const maskedUrl = (url: string) => url.replace(/\/\/([^@/]*)@/, '//***@');
 
 export async function reproduce(o: ReproduceOptions) {
   const t0 = performance.now();
@@ -46,6 +51,7 @@ export async function reproduce(o: ReproduceOptions) {
     force: o.force,
     log: o.log,
     live: o.live,
+    queue: o.queue && { ...o.queue, root: out },
   });
   o.log?.('writing report');
   const totalStageSeconds = stages.reduce((s, st) => s + stageSeconds(st), 0);
@@ -60,6 +66,7 @@ export async function reproduce(o: ReproduceOptions) {
       preset: o.preset.name,
       seed: o.seed,
       workers,
+      ...(o.queue ? { queue: maskedUrl(o.queue.url) } : {}),
       settings: o.preset,
       wallSeconds: (performance.now() - t0) / 1000,
       totalStageSeconds,
@@ -75,6 +82,7 @@ export async function reproduce(o: ReproduceOptions) {
     computed: exec.computed,
     cached: exec.cached,
     seconds: (performance.now() - t0) / 1000,
+    ...(exec.queue ? { queue: exec.queue } : {}),
     claims: report.claims,
     report: resolve(out, 'report.html'),
   };

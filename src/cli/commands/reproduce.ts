@@ -5,6 +5,19 @@ import { PRESETS } from '../../experiments/presets.js';
 import { reproduce } from '../../experiments/reproduce.js';
 import { intOpt, output, parse, helpRequested } from '../args.js';
 
+/** --queue URL [--attempts N], checked before anything runs. */
+export function queueOption(url: string | undefined, attempts: string | undefined) {
+  if (url === undefined) {
+    if (attempts !== undefined) throw new RobustlabError('--attempts needs --queue');
+    return undefined;
+  }
+  if (!/^rediss?:\/\/[^/]/.test(url))
+    throw new RobustlabError(
+      `--queue: '${url}' is not a Redis URL (expected redis://HOST:PORT or rediss://:PASSWORD@HOST:PORT)`,
+    );
+  return { url, attempts: intOpt('attempts', attempts, 2, 1) };
+}
+
 const HELP = `usage: robustlab reproduce [--dataset mnist|fashion-mnist|all] [--preset paper|quick] [--out DIR]
 
 Runs the whole study as a graph of stages: image classifiers, AE/VAE, the 4 code datasets,
@@ -16,11 +29,15 @@ stage is never recomputed, so an interrupted run resumes where it stopped.
 options:
   --dataset D     mnist | fashion-mnist | all (default all)
   --preset P      quick (default: small subsets, a few minutes on 2 cores) | paper (the study's
-                  settings: full splits, 50/150 epochs, 500 projection steps, 180 examples) | smoke
+                  settings: full splits, 50/150 epochs, 500 projection steps, 180 examples) | smoke | tiny
   --out DIR       default runs/<preset>
   --workers N     parallel stages in worker threads (default: number of cores)
   --seed S        default 0
   --force STAGE   recompute a stage (name, prefix such as classifier/mnist, or kind); repeatable
+  --queue URL     run the stages as jobs on a BullMQ queue on Redis (redis://HOST:PORT,
+                  rediss://:PASSWORD@HOST:PORT) for \`robustlab worker\`s on any machines; --out
+                  must then be a directory every worker reaches (docs/distributed.md)
+  --attempts N    with --queue: tries per stage before the run fails (default 2)
 common: --json --quiet --backend --data-dir --help`;
 
 export async function run(argv: string[]): Promise<void> {
@@ -31,6 +48,8 @@ export async function run(argv: string[]): Promise<void> {
     workers: { type: 'string' },
     seed: { type: 'string' },
     force: { type: 'string', multiple: true },
+    queue: { type: 'string' },
+    attempts: { type: 'string' },
   });
   if (helpRequested(v, HELP)) return;
   const datasets: DatasetName[] =
@@ -52,6 +71,7 @@ export async function run(argv: string[]): Promise<void> {
     force: v.force as string[] | undefined,
     log: v.quiet || v.json ? undefined : (l) => process.stderr.write(l + '\n'),
     live: !!process.stderr.isTTY,
+    queue: queueOption(v.queue, v.attempts),
   });
   output(v.json, { command: 'reproduce', ...r }, () =>
     [
