@@ -75,7 +75,7 @@ export const PRESETS: Record<string, Preset> = {
     generatorEpochs: 1,
     projectionSteps: 5,
     attackCount: 1,
-    attackMaxSteps: 20,
+    attackMaxSteps: 5,
     fractions: [0, 0.4],
     reattackCount: 0,
     hidden: 16,

@@ -212,7 +212,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions) {
   const stopped = worker.run().catch((e) => log(`worker stopped: ${(e as Error).message}`));
   await worker.waitUntilReady();
   log(
-    `worker ${worker.name}: ${o.concurrency} stage(s) at a time, artifacts ${artifacts ?? "(the coordinator's --out)"}`,
+    `worker ${workerName}: ${o.concurrency} stage(s) at a time, artifacts ${artifacts ?? "(the coordinator's --out)"}`,
   );
   return {
     summary,
