@@ -37,7 +37,12 @@ export interface QueueWorkerOptions {
   log?: (line: string) => void;
 }
 
-export const WORKER_DEFAULTS = { concurrency: 1, lockSeconds: 30, stalledSeconds: 30, maxStalled: 2 };
+export const WORKER_DEFAULTS = {
+  concurrency: 1,
+  lockSeconds: 30,
+  stalledSeconds: 30,
+  maxStalled: 2,
+};
 
 export interface WorkerSummary {
   completed: number;
@@ -220,8 +225,13 @@ export async function startQueueWorker(opts: QueueWorkerOptions) {
     idleSeconds: () => (active ? 0 : (Date.now() - lastActive) / 1000),
     /** Stop taking jobs; `force` abandons running stages (they go to another worker). */
     async close(force = false): Promise<WorkerSummary> {
-      await (force ? closeQuietly({ close: () => worker.close(true) }) : worker.close());
-      await stopped;
+      // Stop fetching at once; let running stages finish unless forced. BullMQ's close waits
+      // for Redis, which may be down: give it a few seconds after the stages are done.
+      const closing = worker.close(force);
+      closing.catch(() => {});
+      while (!force && active > 0) await new Promise((r) => setTimeout(r, 200));
+      await closeQuietly({ close: () => closing });
+      await Promise.race([stopped, new Promise((r) => setTimeout(r, 1000).unref())]);
       await pool.close();
       return summary;
     },

@@ -47,14 +47,16 @@ const int =
   (min: number): Check =>
   (v) =>
     Number.isInteger(v) && (v as number) >= min;
-const intOrNull = (min: number): Check => (v) => v === null || int(min)(v);
+const intOrNull =
+  (min: number): Check =>
+  (v) =>
+    v === null || int(min)(v);
 const finite: Check = (v) => typeof v === 'number' && Number.isFinite(v);
 const oneOf =
   (xs: readonly unknown[]): Check =>
   (v) =>
     xs.includes(v);
-const fractions: Check = (v) =>
-  Array.isArray(v) && v.every((x) => finite(x) && x >= 0 && x <= 1);
+const fractions: Check = (v) => Array.isArray(v) && v.every((x) => finite(x) && x >= 0 && x <= 1);
 
 const SPACES = ['image', ...LATENT_METHODS];
 const limits = { limitTrain: intOrNull(1), limitTest: intOrNull(1) };
@@ -162,7 +164,13 @@ export function parseStageJob(data: unknown): StageJob {
     if (!(p in schema.params)) bad(`unknown params.${p} for a ${kind} stage`);
   if (!Array.isArray(deps)) return bad('deps is not an array');
   for (const d of deps)
-    if (!isObject(d) || typeof d.name !== 'string' || !NAME.test(d.name) || typeof d.key !== 'string' || !KEY.test(d.key))
+    if (
+      !isObject(d) ||
+      typeof d.name !== 'string' ||
+      !NAME.test(d.name) ||
+      typeof d.key !== 'string' ||
+      !KEY.test(d.key)
+    )
       bad(`dependency ${JSON.stringify(d)}`);
   const want = schema.deps(params);
   if ((want !== null && deps.length !== want) || (want === null && deps.length < 1))

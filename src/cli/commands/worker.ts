@@ -40,7 +40,12 @@ export async function run(argv: string[]): Promise<void> {
     dataDir: v['data-dir'],
     backend: v.backend,
     lockSeconds: intOpt('lock-seconds', v['lock-seconds'], WORKER_DEFAULTS.lockSeconds, 1),
-    stalledSeconds: intOpt('stalled-seconds', v['stalled-seconds'], WORKER_DEFAULTS.stalledSeconds, 1),
+    stalledSeconds: intOpt(
+      'stalled-seconds',
+      v['stalled-seconds'],
+      WORKER_DEFAULTS.stalledSeconds,
+      1,
+    ),
     maxStalled: intOpt('max-stalled', v['max-stalled'], WORKER_DEFAULTS.maxStalled, 0),
     log: v.quiet ? undefined : (l) => process.stderr.write(l + '\n'),
   });
@@ -49,7 +54,9 @@ export async function run(argv: string[]): Promise<void> {
     const onSignal = (sig: string) => {
       if (++signals > 1) process.exit(130);
       if (!v.quiet)
-        process.stderr.write(`robustlab worker: ${sig}: finishing running stages (again: stop now)\n`);
+        process.stderr.write(
+          `robustlab worker: ${sig}: finishing running stages (again: stop now)\n`,
+        );
       done(sig);
     };
     process.on('SIGINT', () => onSignal('SIGINT'));
@@ -64,7 +71,12 @@ export async function run(argv: string[]): Promise<void> {
     }
   });
   const s = await w.close();
-  output(v.json, { command: 'worker', stoppedBy: why, ...s }, () =>
-    `worker stopped (${why}): ${s.completed} stages run, ${s.reused} already done, ${s.failed} failed, ${s.rejected} malformed jobs rejected`,
+  output(
+    v.json,
+    { command: 'worker', stoppedBy: why, ...s },
+    () =>
+      `worker stopped (${why}): ${s.completed} stages run, ${s.reused} already done, ${s.failed} failed, ${s.rejected} malformed jobs rejected`,
   );
+  // A Redis client still trying to reconnect would keep the process alive.
+  process.exit(0);
 }
