@@ -9,7 +9,8 @@ import { writeJsonAtomic } from '../util/atomic.js';
 import { writeStudyReport } from '../report/study-report.js';
 import { execute } from './executor.js';
 import type { Preset } from './presets.js';
-import { buildGraph, resolveGraph, stageSeconds } from './stages.js';
+import { RobustlabError } from '../data/errors.js';
+import { buildGraph, resolveGraph, stageSeconds, type Stage } from './stages.js';
 
 export interface ReproduceOptions {
   datasets: DatasetName[];
@@ -25,6 +26,28 @@ export interface ReproduceOptions {
   live?: boolean;
   /** Run the stages on a BullMQ queue (`robustlab worker`s) instead of local worker threads. */
   queue?: { url: string; attempts?: number };
+  /** Run only these stages (names, prefixes or kinds) and their inputs; no report then. */
+  only?: string[];
+}
+
+/** The stages matching any of `only` (name, prefix or kind) and everything they depend on. */
+export function selectStages(stages: Stage[], only: string[]): Stage[] {
+  const byName = new Map(stages.map((s) => [s.name, s]));
+  const keep = new Set<string>();
+  const add = (n: string) => {
+    if (keep.has(n)) return;
+    keep.add(n);
+    byName.get(n)!.deps.forEach(add);
+  };
+  for (const f of only) {
+    const hits = stages.filter((s) => s.name === f || s.name.startsWith(f + '/') || s.kind === f);
+    if (!hits.length)
+      throw new RobustlabError(
+        `--stages: no stage matches '${f}' (stage names look like attack/mnist/image/2L/own-space; kinds: classifier, generator, codes, attack, transfer, svd)`,
+      );
+    hits.forEach((h) => add(h.name));
+  }
+  return stages.filter((s) => keep.has(s.name));
 }
 
 /** A Redis URL fit to print or store: the password masked. */
@@ -36,7 +59,8 @@ export async function reproduce(o: ReproduceOptions) {
   for (const d of o.datasets) locateDataDir(d, { dataDir: o.dataDir });
   const dataDir = o.dataDir ? resolve(o.dataDir) : undefined;
   const out = resolve(o.out);
-  const stages = resolveGraph(buildGraph(o.datasets, o.preset, o.seed), out);
+  const graph = resolveGraph(buildGraph(o.datasets, o.preset, o.seed), out);
+  const stages = o.only?.length ? selectStages(graph, o.only) : graph;
   writeJsonAtomic(resolve(out, 'graph.json'), {
     preset: o.preset,
     seed: o.seed,
@@ -53,6 +77,16 @@ export async function reproduce(o: ReproduceOptions) {
     live: o.live,
     queue: o.queue && { ...o.queue, root: out },
   });
+  if (stages.length < graph.length)
+    return {
+      out,
+      computed: exec.computed,
+      cached: exec.cached,
+      seconds: (performance.now() - t0) / 1000,
+      ...(exec.queue ? { queue: exec.queue } : {}),
+      claims: [],
+      report: null,
+    };
   o.log?.('writing report');
   const totalStageSeconds = stages.reduce((s, st) => s + stageSeconds(st), 0);
   const report = await writeStudyReport(
