@@ -239,7 +239,7 @@ describe.skipIf(!REDIS_SERVER)('stage graph on a BullMQ queue', () => {
     expect(stageResults(art)).toEqual(refStages);
     // The work was shared: every worker ran stages (each wrote "start" lines).
     for (const w of ws) expect(w.stderr()).toMatch(/start \w+\//);
-  });
+  }, 900_000); // the whole graph: ~1 min on a quiet machine, >5 min on a crowded one
 
   it('a worker SIGKILLed mid-stage: its stage moves to another worker, same results', async () => {
     const art = join(tmp, 'kill');

@@ -189,6 +189,8 @@ export async function runOnQueue(
   };
 
   const finish = (f: InFlight, finishedOn?: number) => {
+    // Events and the periodic check race (both await Redis): finish each stage once.
+    if (inFlight.get(f.stage.name) !== f) return;
     inFlight.delete(f.stage.name);
     if (finishedOn) {
       noticeTotal += Math.max(0, Date.now() - finishedOn);
@@ -200,6 +202,7 @@ export async function runOnQueue(
   /** Reconcile every stage in flight with the artifact directory and Redis. */
   const check = async (withRedis: boolean) => {
     for (const f of [...inFlight.values()]) {
+      if (inFlight.get(f.stage.name) !== f) continue; // finished meanwhile
       if (stageDone(f.stage)) {
         finish(f);
         continue;
@@ -250,7 +253,7 @@ export async function runOnQueue(
     const f = s && inFlight.get(s.name);
     if (f && stageDone(f.stage)) {
       const job = await queue.getJob(jobId).catch(() => undefined);
-      if (inFlight.get(f.stage.name) === f) finish(f, job?.finishedOn);
+      finish(f, job?.finishedOn);
     }
     nudge();
   });
