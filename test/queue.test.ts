@@ -123,7 +123,10 @@ const worker = (name: string, artifacts: string, extra: string[] = []) =>
   );
 
 const coordinator = (out: string, extra: string[] = []) =>
-  start(['reproduce', ...RUN, '--queue', url, '--out', out, ...extra], join(tmp, 'cwd', 'coord'));
+  start(
+    ['reproduce', ...RUN, '--quiet', '--queue', url, '--out', out, ...extra],
+    join(tmp, 'cwd', 'coord'),
+  );
 
 async function until(what: string, ok: () => boolean, seconds = 240): Promise<void> {
   const t0 = Date.now();
@@ -280,7 +283,7 @@ describe.skipIf(!REDIS_SERVER)('stage graph on a BullMQ queue', () => {
     const r = await finish(coord);
     expect(r.computed.length).toBe(21);
     expect(stageResults(art)).toEqual(referenceFor(art));
-    expect(coord.stderr()).toBe(''); // --json: nothing but the result, no raw client errors
+    expect(coord.stderr()).toBe(''); // --quiet: nothing, no raw client errors either
   });
 
   it('rejects a malformed job with a clear reason and keeps working', async () => {

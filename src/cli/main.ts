@@ -4,6 +4,7 @@
  */
 import { RobustlabError } from '../data/errors.js';
 import { VERSION } from '../version.js';
+import { describeSystemError } from './system-errors.js';
 
 interface Command {
   summary: string;
@@ -34,6 +35,10 @@ const COMMANDS: Record<string, Command> = {
   attack: {
     summary: "the study's targeted attack on a saved classifier (robustness)",
     load: () => import('./commands/attack.js'),
+  },
+  evaluate: {
+    summary: 'robust accuracy at ε: AutoAttack or chosen attacks, adaptive, with reliability checks',
+    load: () => import('./commands/evaluate.js'),
   },
   svd: {
     summary: 'spectral defence sweep on a saved classifier (Figure 7)',
@@ -71,22 +76,26 @@ export function usage(): string {
 export async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   try {
-    if (!name || name === '--help' || name === '-h' || name === 'help') {
+    if (!name || name === '--help' || name === '-h' || (name === 'help' && !rest.length)) {
       process.stdout.write(usage() + '\n');
       return;
     }
+    // `robustlab help <command> [sub]` is `robustlab <command> [sub] --help`.
+    if (name === 'help') return await main([...rest, '--help']);
     if (name === '--version' || name === '-v') {
       process.stdout.write(VERSION + '\n');
       return;
     }
-    const cmd = COMMANDS[name];
+    const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
     if (!cmd) throw new RobustlabError(`unknown command '${name}' (run robustlab --help)`);
     const mod = await cmd.load();
     await mod.run(rest);
   } catch (e) {
     const err = e as Error;
-    if (err instanceof RobustlabError || err instanceof RangeError) {
-      process.stderr.write(`robustlab: ${err.message}\n`);
+    const system = describeSystemError(err);
+    if (err instanceof RobustlabError || err instanceof RangeError || system) {
+      const msg = system ?? err.message;
+      process.stderr.write(`robustlab: ${msg.replace(/\s*\n\s*/g, ' ')}\n`);
       process.exitCode = 1;
     } else {
       const first = String(err?.message ?? err).split('\n')[0];

@@ -67,6 +67,8 @@ export async function decompress(bytes: Uint8Array, fileName: string): Promise<U
 /** Reads one IDX file, gzip'd or not, and parses it strictly. */
 export async function readIdxFile(filePath: string, kind?: IdxKind): Promise<IdxArray> {
   let bytes: Uint8Array;
+  if (!isFile(filePath))
+    throw new RobustlabError(`${filePath}: missing or not a regular file (a FIFO or directory?)`);
   try {
     bytes = await readFile(filePath);
   } catch (e) {

@@ -11,14 +11,10 @@ import {
   observeProgress,
   progressLine,
   type ProgressEvent,
+  terminalColumns,
 } from '../util/progress.js';
-import {
-  criticalPathPriority,
-  runStage,
-  stageDone,
-  type RunContext,
-  type Stage,
-} from './stages.js';
+import { criticalPathPriority, runStage, type RunContext, type Stage } from './stages.js';
+import { stageStatus } from './stage-record.js';
 import type { QueueRunOptions, QueueRunStats } from './queue-executor.js';
 
 export interface ExecuteOptions {
@@ -82,7 +78,7 @@ class StageBars {
 
   private draw(): void {
     if (!this.live) return;
-    const cols = (process.stderr.columns ?? 120) - 1;
+    const cols = terminalColumns(process.stderr.columns) - 1;
     const ls = this.lines().map((l) => l.slice(0, cols));
     for (const l of ls) this.write(l + '\n');
     this.drawn = ls.length;
@@ -134,10 +130,12 @@ export async function execute(stages: Stage[], o: ExecuteOptions): Promise<Execu
   const done = new Set<string>();
   const cached: string[] = [];
   for (const s of stages) {
-    if (!forced.has(s.name) && stageDone(s)) {
+    if (forced.has(s.name)) continue;
+    const st = stageStatus(s);
+    if (st.done) {
       done.add(s.name);
       cached.push(s.name);
-    }
+    } else if (st.problem) log(`stage ${s.name}: ${st.problem}; recomputing it`);
   }
   const computed: string[] = [];
   const running = new Map<string, number>();
@@ -176,11 +174,15 @@ export async function execute(stages: Stage[], o: ExecuteOptions): Promise<Execu
   };
   let queueStats: QueueRunStats | undefined;
   try {
-    if (o.queue) {
+    // No more threads (each with its own backend) than stages left to run.
+    const toRun = stages.length - done.size;
+    if (toRun === 0) {
+      // nothing to compute: start no backend at all
+    } else if (o.queue) {
       const { runOnQueue } = await import('./queue-executor.js');
       const onProgress = (name: string, e: ProgressEvent) => bars.update(name, e);
       queueStats = await runOnQueue(o.queue, stages, ready, finished, started, onProgress, log);
-    } else if (o.workers <= 1) {
+    } else if (o.workers <= 1 || toRun === 1) {
       for (let s = ready()[0]; s; s = ready()[0]) {
         started(s);
         const name = s.name;
@@ -189,7 +191,14 @@ export async function execute(stages: Stage[], o: ExecuteOptions): Promise<Execu
         finished(name);
       }
     } else {
-      await runPool(o, ready, dirsOf, finished, started, (name, e) => bars.update(name, e));
+      await runPool(
+        { ...o, workers: Math.min(o.workers, toRun) },
+        ready,
+        dirsOf,
+        finished,
+        started,
+        (name, e) => bars.update(name, e),
+      );
     }
   } finally {
     observeProgress(null);

@@ -1,7 +1,8 @@
 /** `robustlab reproduce`: the whole study as a resumable stage graph, then the report. */
 import * as tf from '@tensorflow/tfjs';
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
+import { acquireRunLock } from './run-lock.js';
 import { DATASET_NAMES, type DatasetName } from '../data/datasets.js';
 import { locateDataDir } from '../data/node-io.js';
 import { VERSION } from '../version.js';
@@ -61,11 +62,29 @@ export async function reproduce(o: ReproduceOptions) {
   const out = resolve(o.out);
   const graph = resolveGraph(buildGraph(o.datasets, o.preset, o.seed), out);
   const stages = o.only?.length ? selectStages(graph, o.only) : graph;
+  // One process at a time in a run directory; released on exit, a dead owner's lock is stale.
+  const lock = acquireRunLock(out, { log: o.log });
+  try {
+    return await reproduceLocked(o, out, graph, stages, dataDir, t0);
+  } finally {
+    lock.release();
+  }
+}
+
+async function reproduceLocked(
+  o: ReproduceOptions,
+  out: string,
+  graph: Stage[],
+  stages: Stage[],
+  dataDir: string | undefined,
+  t0: number,
+) {
   writeJsonAtomic(resolve(out, 'graph.json'), {
     preset: o.preset,
     seed: o.seed,
     datasets: o.datasets,
-    stages,
+    // Relative to the run directory, so a copied run reads its own stages.
+    stages: graph.map((s) => ({ ...s, dir: relative(out, s.dir) })),
   });
   const workers = o.workers ?? Math.max(1, availableParallelism());
   const exec = await execute(stages, {

@@ -4,8 +4,9 @@
  * dependencies' keys: change one setting and only what depends on it gets a new key.
  */
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { relativeToRun, stageStatus } from './stage-record.js';
 import type { DatasetName } from '../data/datasets.js';
 import { ARCHS } from '../models/classifier.js';
 import { LATENT_METHODS, methodGenerator, type LatentMethod } from '../latent/codes.js';
@@ -16,6 +17,7 @@ import { runAttackJob } from './attack-job.js';
 import { transferAccuracy } from './transfer-job.js';
 import { runSvdJob } from './svd-job.js';
 import type { Preset } from './presets.js';
+import { RobustlabError } from '../data/errors.js';
 import { TARGETED_CE_L2_DEFAULTS, type TargetedCeL2Options } from '../attacks/targeted-ce-l2.js';
 
 /** The default step size, whether the defaults give one number or one per optimiser. */
@@ -195,12 +197,22 @@ function attackSettings(p: Record<string, any>): TargetedCeL2Options {
   return { maxSteps, lambda, optimizer, stepSize, confidence };
 }
 
+/** Is the stage finished, with a valid record (see stage-record.ts)? */
 export function stageDone(s: Stage): boolean {
-  return existsSync(join(s.dir, DONE));
+  return stageStatus(s).done;
+}
+
+function validRecord(s: Stage) {
+  const st = stageStatus(s);
+  if (!st.done)
+    throw new RobustlabError(
+      `stage ${s.name} is not finished${st.problem ? ` (${st.problem})` : ''}; run robustlab reproduce again`,
+    );
+  return st.record;
 }
 
 export function stageResult(s: Stage): Record<string, unknown> {
-  return JSON.parse(readFileSync(join(s.dir, DONE), 'utf8')).result;
+  return validRecord(s).result;
 }
 
 /** Run one stage. `dirs` maps dependency names to their directories. Writes stage.json last. */
@@ -216,7 +228,7 @@ export async function runStage(
     limitTest: p.limitTest ?? undefined,
     dataDir: ctx.dataDir,
   };
-  rmSync(join(s.dir, DONE), { force: true });
+  rmSync(join(s.dir, DONE), { recursive: true, force: true });
   let result: Record<string, unknown>;
   switch (s.kind) {
     case 'classifier': {
@@ -315,13 +327,14 @@ export async function runStage(
     params: s.params,
     seconds,
     finishedAt: new Date().toISOString(),
-    result,
+    // Paths inside the run are stored relative to it: a copied run directory stays valid.
+    result: relativeToRun(result, dirname(dirname(s.dir))),
   });
   return result;
 }
 
 export function stageSeconds(s: Stage): number {
-  return JSON.parse(readFileSync(join(s.dir, DONE), 'utf8')).seconds;
+  return validRecord(s).seconds;
 }
 
 /**

@@ -71,7 +71,11 @@ export async function runSvdJob(job: SvdJob) {
     limitTrain: job.limitTrain,
     limitTest: job.limitTest,
   });
-  const { record, xAdv } = readAttackDir(job.attackDir);
+  const { record, xAdv } = readAttackDir(job.attackDir, true);
+  if (record.dataset !== meta.dataset)
+    throw new RobustlabError(
+      `${job.attackDir}: holds adversarial examples of ${record.dataset}, the model is a ${meta.dataset} classifier`,
+    );
   const advRows = record.success.map((s, i) => (s ? i : -1)).filter((i) => i >= 0);
   const adv = new Float32Array(advRows.length * 784);
   advRows.forEach((i, k) => adv.set(xAdv.subarray(i * 784, (i + 1) * 784), k * 784));

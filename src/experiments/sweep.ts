@@ -18,6 +18,7 @@ import { writeStudyReport } from '../report/study-report.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { VERSION } from '../version.js';
 import { execute } from './executor.js';
+import { acquireRunLock } from './run-lock.js';
 import type { Preset } from './presets.js';
 import { maskedUrl } from './reproduce.js';
 import { buildGraph, resolveGraph, stageSeconds } from './stages.js';
@@ -144,6 +145,16 @@ export async function sweep(o: SweepOptions) {
   for (const d of o.datasets) locateDataDir(d, { dataDir: o.dataDir });
   const dataDir = o.dataDir ? resolve(o.dataDir) : undefined;
   const out = resolve(o.out);
+  // One process at a time in a run directory (see run-lock.ts).
+  const lock = acquireRunLock(out, { log: o.log });
+  try {
+    return await sweepLocked(o, out, dataDir, t0);
+  } finally {
+    lock.release();
+  }
+}
+
+async function sweepLocked(o: SweepOptions, out: string, dataDir: string | undefined, t0: number) {
   const graphs = o.seeds.map((seed) => ({
     seed,
     stages: resolveGraph(buildGraph(o.datasets, o.preset, seed), out),

@@ -12,7 +12,8 @@ import type { LatentMethod } from '../latent/codes.js';
 import { predict } from '../models/classifier.js';
 import { loadClassifierDir } from './model-store.js';
 import type { AttackRecord } from './attack-job.js';
-import { readFileSync } from 'node:fs';
+import { RobustlabError } from '../data/errors.js';
+import { readRegularFile } from '../util/safe-read.js';
 
 export interface TransferCell {
   source: string; // image-space arch attacked
@@ -22,9 +23,37 @@ export interface TransferCell {
   accuracy: number;
 }
 
-export function readAttackDir(dir: string): { record: AttackRecord; xAdv: Float32Array } {
-  const record = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as AttackRecord;
-  return { record, xAdv: readCodeFile(join(dir, 'adversarial.rlc')).codes };
+/** Read an attack output directory, checking that its record and adversarial inputs agree. */
+export function readAttackDir(
+  dir: string,
+  imageSpace = false,
+): { record: AttackRecord; xAdv: Float32Array } {
+  const path = join(dir, 'summary.json');
+  let record: AttackRecord;
+  try {
+    record = JSON.parse(readRegularFile(path, 'attack summary', 'utf8')) as AttackRecord;
+  } catch (e) {
+    if (e instanceof RobustlabError) throw e;
+    throw new RobustlabError(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  const n = Array.isArray(record?.success) ? record.success.length : -1;
+  const intsIn = (a: unknown, lo: number, hi: number) =>
+    Array.isArray(a) && a.length === n && a.every((x) => Number.isInteger(x) && x >= lo && x <= hi);
+  if (
+    n < 0 ||
+    !intsIn(record.success, 0, 1) ||
+    !intsIn(record.trueLabels, 0, 9) ||
+    typeof record.space !== 'string'
+  )
+    throw new RobustlabError(`${path}: not an attack summary written by robustlab attack`);
+  const adv = readCodeFile(join(dir, 'adversarial.rlc'));
+  if (adv.header.n !== n)
+    throw new RobustlabError(`${dir}: adversarial.rlc has ${adv.header.n} rows, summary.json ${n}`);
+  if (imageSpace && (adv.header.dim !== 784 || record.space !== 'image'))
+    throw new RobustlabError(
+      `${dir}: holds an attack on a ${record.space} classifier (${adv.header.dim}-d); an image-space attack is needed`,
+    );
+  return { record, xAdv: adv.codes };
 }
 
 export function transferAccuracy(
@@ -32,7 +61,7 @@ export function transferAccuracy(
   latentModelDir: string,
   seed: number,
 ): TransferCell {
-  const { record, xAdv } = readAttackDir(attackDir);
+  const { record, xAdv } = readAttackDir(attackDir, true);
   const rows = record.success.map((s, i) => (s ? i : -1)).filter((i) => i >= 0);
   const x = new Float32Array(rows.length * 784);
   rows.forEach((i, k) => x.set(xAdv.subarray(i * 784, (i + 1) * 784), k * 784));

@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BCE_KERNEL, fusedRowLoss, hasFusedBce } from '../backend/host-kernels.js';
 import { RobustlabError } from '../data/errors.js';
-import { Mlp, type MlpSpec } from '../models/mlp.js';
+import { describeSpec, Mlp, type MlpSpec, sameSpec } from '../models/mlp.js';
 import { fit, type FitOptions } from '../models/train.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 
@@ -183,4 +183,21 @@ export function reconstructionError(
     v.dispose();
   }
   return sum / n;
+}
+
+/** Check that loaded parts are this kind's encoder and decoder, of the right sizes. */
+export function checkGeneratorParts(
+  kind: GeneratorKind,
+  parts: Record<string, Mlp>,
+  dir: string,
+): void {
+  const want = generatorSpecs(kind);
+  for (const p of ['encoder', 'decoder'] as const) {
+    const net = parts[p];
+    if (!net) throw new RobustlabError(`${dir}: the ${kind} model has no ${p}`);
+    if (!sameSpec(net.spec, want[p]))
+      throw new RobustlabError(
+        `${dir}: the ${kind} ${p} is ${describeSpec(net.spec)}, expected ${describeSpec(want[p])}`,
+      );
+  }
 }

@@ -5,7 +5,8 @@
  * assembled atomically at the end and reused while its key (generator weights + settings +
  * data) is unchanged.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { readRegularFile, resolveInside } from '../util/safe-read.js';
 import { join } from 'node:path';
 import type { DatasetName } from '../data/datasets.js';
 import { RobustlabError } from '../data/errors.js';
@@ -21,6 +22,7 @@ import {
   PROJECTION_DEFAULTS,
 } from './codes.js';
 import {
+  checkGeneratorParts,
   Generator,
   type GeneratorKind,
   GENERATOR_DEFAULTS,
@@ -106,7 +108,12 @@ export async function runTrainGenerator(job: GeneratorJob) {
 export function modelHash(dir: string): string {
   const meta = readModelMeta(dir);
   return sha256(
-    ...meta.parts!.map((p) => new Uint8Array(readFileSync(join(dir, `${p}.weights.bin`)))),
+    ...meta.parts!.map(
+      (p) =>
+        new Uint8Array(
+          readRegularFile(resolveInside(dir, `${p}.weights.bin`, dir), 'weights file'),
+        ),
+    ),
   );
 }
 
@@ -118,8 +125,16 @@ export function loadGenerator(latentDir: string, kind: GeneratorKind): Generator
     );
   }
   const { meta, parts } = loadModel(dir);
-  if (meta.kind !== kind)
-    throw new RobustlabError(`${dir}: is a ${meta.kind} model, expected ${kind}`);
+  try {
+    if (meta.kind !== kind)
+      throw new RobustlabError(`${dir}: is a ${meta.kind} model, expected ${kind}`);
+    if (Object.keys(parts).sort().join() !== 'decoder,encoder')
+      throw new RobustlabError(`${dir}: a ${kind} model has exactly an encoder and a decoder`);
+    checkGeneratorParts(kind, parts, dir);
+  } catch (e) {
+    for (const p of Object.values(parts)) p.dispose();
+    throw e;
+  }
   return Generator.fromParts(kind, parts);
 }
 

@@ -26,6 +26,14 @@ export async function loadLatentSpaceData(
       throw new RobustlabError(
         `${p}: holds codes of ${String(f.header.provenance.dataset)}, not ${dataset}`,
       );
+    if (f.header.dim !== LATENT_DIM)
+      throw new RobustlabError(
+        `${p}: holds ${f.header.dim}-d codes; a ${space} space has ${LATENT_DIM}-d codes`,
+      );
+    if (f.header.provenance.method !== undefined && f.header.provenance.method !== space)
+      throw new RobustlabError(
+        `${p}: holds ${String(f.header.provenance.method)} codes, not ${space}`,
+      );
     const n = limit ? Math.min(limit, f.header.n) : f.header.n;
     return {
       x: f.codes.subarray(0, n * LATENT_DIM),

@@ -11,9 +11,10 @@
  * codes depend on (generator weights, method, settings, data); a mismatch means "rebuild".
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { RobustlabError } from '../data/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { readRegularFile } from '../util/safe-read.js';
 
 const MAGIC = 'RLCODES1';
 
@@ -72,6 +73,8 @@ export function decodeCodeFile(bytes: Uint8Array, file: string): CodeFile {
   } catch {
     throw bad('damaged header');
   }
+  if (!header || typeof header !== 'object' || Array.isArray(header)) throw bad('damaged header');
+  if (!header.provenance || typeof header.provenance !== 'object') header.provenance = {};
   const { n, dim } = header;
   if (!Number.isInteger(n) || !Number.isInteger(dim) || n < 0 || dim < 1)
     throw bad('bad n or dim in header');
@@ -83,6 +86,11 @@ export function decodeCodeFile(bytes: Uint8Array, file: string): CodeFile {
     throw bad('payload checksum mismatch (damaged)');
   const codes = new Float32Array(payload.buffer, 0, n * dim);
   const labels = new Int32Array(payload.buffer, n * dim * 4, n);
+  for (let i = 0; i < codes.length; i++)
+    if (!Number.isFinite(codes[i])) throw bad(`value ${i} is ${codes[i]} (NaN or infinite)`);
+  for (let i = 0; i < n; i++)
+    if (!(labels[i] >= 0 && labels[i] <= 9))
+      throw bad(`label ${i} is ${labels[i]}, not a class 0..9`);
   return { header, codes, labels };
 }
 
@@ -91,8 +99,7 @@ export function writeCodeFile(path: string, f: CodeFile): void {
 }
 
 export function readCodeFile(path: string): CodeFile {
-  if (!existsSync(path)) throw new RobustlabError(`${path}: file missing`);
-  return decodeCodeFile(new Uint8Array(readFileSync(path)), path);
+  return decodeCodeFile(new Uint8Array(readRegularFile(path, 'code file')), path);
 }
 
 /** Read a code file if it exists, is intact and has the expected key; else undefined. */

@@ -4,8 +4,9 @@
  * `robustlab.json` is written last inside an atomically renamed directory, so its presence
  * means the model is complete.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readRegularFile, resolveInside } from '../util/safe-read.js';
 import { RobustlabError } from '../data/errors.js';
 import { VERSION } from '../version.js';
 import type { Mlp } from './mlp.js';
@@ -48,20 +49,50 @@ export function saveModel(dir: string, parts: Record<string, Mlp>, meta: ModelMe
   });
 }
 
+const KINDS = ['classifier', 'ae', 'vae'];
+/** A part name is a plain file stem: it can never name a path outside the model directory. */
+const PART_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+
+/** Check robustlab.json's fields (types and names); the networks are checked against it later. */
+export function checkModelMeta(meta: unknown, metaPath: string): ModelMeta {
+  const bad = (why: string) => new RobustlabError(`${metaPath}: ${why}`);
+  if (!meta || typeof meta !== 'object' || Array.isArray(meta))
+    throw bad('not a robustlab model description (expected a JSON object)');
+  const m = meta as Record<string, unknown>;
+  if (typeof m.kind !== 'string' || !KINDS.includes(m.kind))
+    throw bad(`'kind' must be one of ${KINDS.join(', ')} (got ${JSON.stringify(m.kind)})`);
+  if (!Array.isArray(m.parts) || !m.parts.length) throw bad("missing 'kind' or 'parts'");
+  for (const p of m.parts)
+    if (typeof p !== 'string' || !PART_NAME.test(p))
+      throw bad(
+        `part name ${JSON.stringify(p)} is not a plain name (refused: parts live in the model directory)`,
+      );
+  if (new Set(m.parts).size !== m.parts.length) throw bad('a part is listed twice');
+  for (const k of ['dataset', 'space'] as const)
+    if (typeof m[k] !== 'string') throw bad(`'${k}' must be a string`);
+  if (m.arch !== undefined && typeof m.arch !== 'string') throw bad("'arch' must be a string");
+  if (m.hidden !== undefined && !(Number.isInteger(m.hidden) && (m.hidden as number) >= 1))
+    throw bad("'hidden' must be a positive integer");
+  return m as unknown as ModelMeta;
+}
+
 export function readModelMeta(dir: string): ModelMeta {
   const metaPath = join(dir, 'robustlab.json');
-  if (!existsSync(metaPath))
-    throw new RobustlabError(`no robustlab model at ${dir} (robustlab.json missing)`);
-  let meta: ModelMeta;
+  let text: string;
   try {
-    meta = JSON.parse(readFileSync(metaPath, 'utf8'));
+    text = readRegularFile(metaPath, 'robustlab.json', 'utf8');
+  } catch (e) {
+    if (e instanceof RobustlabError && / missing$/.test(e.message))
+      throw new RobustlabError(`no robustlab model at ${dir} (robustlab.json missing)`);
+    throw e;
+  }
+  let meta: unknown;
+  try {
+    meta = JSON.parse(text);
   } catch (e) {
     throw new RobustlabError(`${metaPath}: not valid JSON (${(e as Error).message})`);
   }
-  if (!meta || !Array.isArray(meta.parts) || typeof meta.kind !== 'string') {
-    throw new RobustlabError(`${metaPath}: missing 'kind' or 'parts'`);
-  }
-  return meta;
+  return checkModelMeta(meta, metaPath);
 }
 
 export function loadModel(dir: string): { meta: ModelMeta; parts: Record<string, Mlp> } {
@@ -77,18 +108,25 @@ export function loadModel(dir: string): { meta: ModelMeta; parts: Record<string,
 }
 
 function loadPart(dir: string, name: string): Mlp {
-  const jsonPath = join(dir, `${name}.json`);
-  const binPath = join(dir, `${name}.weights.bin`);
-  for (const p of [jsonPath, binPath])
-    if (!existsSync(p)) throw new RobustlabError(`${p}: file missing`);
+  const metaPath = join(dir, 'robustlab.json');
+  const jsonPath = resolveInside(dir, `${name}.json`, metaPath);
   let json: PartArtifacts['json'];
+  const text = readRegularFile(jsonPath, 'model part', 'utf8');
   try {
-    json = JSON.parse(readFileSync(jsonPath, 'utf8'));
+    json = JSON.parse(text);
   } catch (e) {
     throw new RobustlabError(`${jsonPath}: not valid JSON (${(e as Error).message})`);
   }
-  if (!json || !Array.isArray(json.weightsManifest)) {
+  if (!json || typeof json !== 'object' || !Array.isArray(json.weightsManifest)) {
     throw new RobustlabError(`${jsonPath}: no weights manifest`);
   }
-  return mlpFromArtifacts({ json, weights: new Uint8Array(readFileSync(binPath)) }, binPath);
+  // The manifest names the weights file: it must be this part's own file, in this directory.
+  const paths = json.weightsManifest.flatMap((g) => (Array.isArray(g?.paths) ? g.paths : [null]));
+  if (paths.length !== 1 || paths[0] !== `${name}.weights.bin`)
+    throw new RobustlabError(
+      `${jsonPath}: the weights manifest must name ${name}.weights.bin (got ${JSON.stringify(paths).slice(0, 80)})`,
+    );
+  const binPath = resolveInside(dir, paths[0], jsonPath);
+  const weights = new Uint8Array(readRegularFile(binPath, 'weights file'));
+  return mlpFromArtifacts({ json, weights }, binPath, name);
 }

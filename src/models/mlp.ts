@@ -146,3 +146,19 @@ export class Mlp {
     }
   }
 }
+
+/** Same layer sizes and activations (for checking a loaded network against its metadata). */
+export function sameSpec(a: MlpSpec, b: MlpSpec): boolean {
+  return (
+    a.inputDim === b.inputDim &&
+    a.layers.length === b.layers.length &&
+    a.layers.every(
+      (l, i) => l.units === b.layers[i].units && l.activation === b.layers[i].activation,
+    )
+  );
+}
+
+/** "784 → 256 → 10 (linear, linear)", for messages. */
+export function describeSpec(s: MlpSpec): string {
+  return [s.inputDim, ...s.layers.map((l) => l.units)].join(' → ');
+}

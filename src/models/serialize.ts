@@ -104,26 +104,83 @@ function isSpec(s: unknown): s is MlpSpec {
   const o = s as MlpSpec;
   return (
     !!o &&
+    typeof o === 'object' &&
     Number.isInteger(o.inputDim) &&
     Array.isArray(o.layers) &&
     o.layers.every(
       (l) =>
+        !!l &&
         Number.isInteger(l.units) &&
         ['linear', 'relu', 'leakyRelu', 'sigmoid'].includes(l.activation),
     )
   );
 }
 
-/** Rebuild an Mlp from artifacts, checking that everything is where and what it should be. */
-export function mlpFromArtifacts(a: PartArtifacts, file: string): Mlp {
-  const meta = a.json.userDefinedMetadata?.robustlab as { spec?: unknown } | undefined;
+const MAX_UNITS = 1 << 16;
+
+/** The Dense units and activations the topology describes, or null if it is not ours. */
+function topologyLayers(t: unknown): { units: number; activation: string }[] | null {
+  const layers = (t as { config?: { layers?: unknown } })?.config?.layers;
+  if (!Array.isArray(layers)) return null;
+  const out: { units: number; activation: string }[] = [];
+  for (const l of layers) {
+    if (l?.class_name === 'Dense')
+      out.push({ units: l.config?.units, activation: l.config?.activation });
+    else if (l?.class_name === 'LeakyReLU' && out.length)
+      out[out.length - 1].activation = 'leakyRelu';
+    else return null;
+  }
+  return out;
+}
+
+/**
+ * Rebuild an Mlp from artifacts, checking that everything is where and what it should be: the
+ * spec is sane, the topology and every weight's shape agree with it, the bytes are all there
+ * and every weight is finite.
+ */
+export function mlpFromArtifacts(a: PartArtifacts, file: string, part?: string): Mlp {
+  const meta = a.json.userDefinedMetadata?.robustlab as
+    { spec?: unknown; part?: unknown } | undefined;
   if (a.json.format !== 'layers-model' || !meta || !isSpec(meta.spec)) {
     throw new RobustlabError(
       `${file}: not a robustlab model file (missing format or network spec)`,
     );
   }
   const spec = meta.spec;
-  const entries = a.json.weightsManifest.flatMap((g) => g.weights);
+  const dims = [spec.inputDim, ...spec.layers.map((l) => l.units)];
+  if (!spec.layers.length || dims.some((d) => d < 1 || d > MAX_UNITS))
+    throw new RobustlabError(`${file}: network spec has a layer of impossible size`);
+  if (part !== undefined && meta.part !== undefined && meta.part !== part)
+    throw new RobustlabError(`${file}: holds part '${String(meta.part)}', not '${part}'`);
+  const topo = topologyLayers(a.json.modelTopology);
+  if (
+    !topo ||
+    topo.length !== spec.layers.length ||
+    topo.some(
+      (l, i) => l.units !== spec.layers[i].units || l.activation !== spec.layers[i].activation,
+    )
+  )
+    throw new RobustlabError(`${file}: the layer topology disagrees with the network spec`);
+  const entries = a.json.weightsManifest.flatMap((g) =>
+    Array.isArray(g?.weights) ? g.weights : [],
+  );
+  // Every weight must have exactly the shape the spec gives it: [fanIn, units] and [units].
+  const expected = new Map<string, number[]>();
+  spec.layers.forEach((l, i) => {
+    expected.set(`dense_${i}/kernel`, [dims[i], l.units]);
+    expected.set(`dense_${i}/bias`, [l.units]);
+  });
+  if (entries.length !== expected.size)
+    throw new RobustlabError(
+      `${file}: the manifest lists ${entries.length} weights, the spec needs ${expected.size}`,
+    );
+  for (const e of entries) {
+    const want = expected.get(e?.name);
+    if (!want || !Array.isArray(e.shape) || JSON.stringify(e.shape) !== JSON.stringify(want))
+      throw new RobustlabError(
+        `${file}: weight ${JSON.stringify(e?.name)} has shape ${JSON.stringify(e?.shape)}, the spec needs ${JSON.stringify(want ?? 'no such weight')}`,
+      );
+  }
   const expectedFloats = entries.reduce((s, e) => s + e.shape.reduce((p, d) => p * d, 1), 0);
   if (a.weights.byteLength !== expectedFloats * 4) {
     throw new RobustlabError(

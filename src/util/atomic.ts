@@ -13,23 +13,32 @@ import {
   existsSync,
 } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
+import { threadId } from 'node:worker_threads';
 
 let counter = 0;
 function tmpName(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${counter++}`);
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${threadId}-${counter++}`);
 }
 
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = tmpName(path);
-  const fd = openSync(tmp, 'w');
+  const fd = openSync(tmp, 'wx');
   try {
-    writeFileSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    try {
+      writeFileSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    // Nothing half-written stays behind (a full disk, a directory where the file belongs...).
+    rmSync(tmp, { force: true });
+    const err = e as NodeJS.ErrnoException;
+    if (err && typeof err === 'object' && err.code && !err.path) err.path = path; // name the file
+    throw e;
   }
-  renameSync(tmp, path);
 }
 
 export function writeJsonAtomic(path: string, value: unknown): void {
@@ -52,12 +61,22 @@ export function writeDirAtomic(dir: string, fill: (tmpDir: string) => void): voi
     rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  if (existsSync(dir)) {
-    const old = tmpName(dir);
-    renameSync(dir, old);
-    renameSync(tmp, dir);
-    rmSync(old, { recursive: true, force: true });
-  } else {
-    renameSync(tmp, dir);
+  try {
+    if (existsSync(dir)) {
+      const old = tmpName(dir);
+      renameSync(dir, old);
+      try {
+        renameSync(tmp, dir);
+      } catch (e) {
+        renameSync(old, dir); // put the previous one back
+        throw e;
+      }
+      rmSync(old, { recursive: true, force: true });
+    } else {
+      renameSync(tmp, dir);
+    }
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
   }
 }

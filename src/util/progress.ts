@@ -107,7 +107,7 @@ export class Progress {
     if (s.isTTY) {
       if (!final && now - this.lastDraw < 100) return;
       this.lastDraw = now;
-      const cols = s.columns ?? 120;
+      const cols = terminalColumns(s.columns);
       s.write(
         '\r' +
           this.line()
@@ -120,6 +120,11 @@ export class Progress {
       s.write(this.line() + '\n');
     }
   }
+}
+
+/** Usable width of a terminal: unknown, 0 or absurdly narrow widths count as 80 columns. */
+export function terminalColumns(columns: number | undefined): number {
+  return columns !== undefined && Number.isFinite(columns) && columns >= 20 ? columns : 80;
 }
 
 function defaultStream(): ProgressSink | null {

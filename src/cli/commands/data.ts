@@ -1,8 +1,22 @@
-import { DATASET_NAMES, parseDatasetName, type DatasetName } from '../../data/datasets.js';
+import { DATASET_NAMES, type DatasetName } from '../../data/datasets.js';
 import { RobustlabError } from '../../data/errors.js';
 import { dataRoot, fetchDataset, locateDataDir, verifyDataDir } from '../../data/node-io.js';
 import { Progress } from '../../util/progress.js';
-import { output, parse, helpRequested } from '../args.js';
+import {
+  choice,
+  DATA_OPTION,
+  helpRequested,
+  output,
+  parseOptions,
+  refuseInapplicable,
+  str,
+} from '../args.js';
+
+export const OPTIONS = {
+  dataset: choice([...DATASET_NAMES, 'all'] as const, { default: 'all' }),
+  mirror: str({ help: 'fetch only: base URL the file names are appended to' }),
+  ...DATA_OPTION,
+} as const;
 
 const HELP = `usage: robustlab data fetch [--dataset D|all] [--mirror URL] [--data-dir DIR]
        robustlab data verify [--dataset D|all] [--data-dir DIR]
@@ -15,8 +29,8 @@ verify  check SHA-256 and parse every file of a data directory.
 --dataset defaults to all (mnist and fashion-mnist).
 common: --json --quiet --help`;
 
-function datasets(v: string | undefined): DatasetName[] {
-  return !v || v === 'all' ? [...DATASET_NAMES] : [parseDatasetName(v)];
+function datasets(v: DatasetName | 'all'): DatasetName[] {
+  return v === 'all' ? [...DATASET_NAMES] : [v];
 }
 
 export async function run(argv: string[]): Promise<void> {
@@ -25,8 +39,11 @@ export async function run(argv: string[]): Promise<void> {
     process.stdout.write(HELP + '\n');
     return;
   }
-  const { values: v } = parse(rest, { dataset: { type: 'string' }, mirror: { type: 'string' } });
+  if (what !== 'fetch' && what !== 'verify')
+    throw new RobustlabError(`unknown data command '${what}' (expected fetch or verify)`);
+  const { values: v, given } = parseOptions(rest, OPTIONS, { command: `data ${what}` });
   if (helpRequested(v, HELP)) return;
+  if (what === 'verify') refuseInapplicable(given, ['mirror'], 'to data verify (fetch only)');
   if (what === 'fetch') {
     const results: { dataset: string; dir: string }[] = [];
     for (const name of datasets(v.dataset)) {
@@ -41,7 +58,7 @@ export async function run(argv: string[]): Promise<void> {
               label: file,
               total: total ?? 0,
               unit: 'B',
-              silent: v.quiet || v.json,
+              silent: v.quiet,
             });
             bars.set(file, bar);
           }

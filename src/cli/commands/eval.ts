@@ -3,7 +3,26 @@ import { parseDatasetName } from '../../data/datasets.js';
 import { evaluate } from '../../models/classifier.js';
 import { loadClassifierDir } from '../../experiments/model-store.js';
 import { loadSpaceData } from '../../experiments/spaces.js';
-import { helpRequested, LIMIT_OPTIONS, limits, output, parse, requireOpt } from '../args.js';
+import {
+  BACKEND_OPTION,
+  DATA_OPTION,
+  helpRequested,
+  LIMITS,
+  limits,
+  output,
+  parseOptions,
+  path,
+  refuseInapplicable,
+  required,
+} from '../args.js';
+
+export const OPTIONS = {
+  model: path({ help: "a directory written by 'robustlab train classifier' (required)" }),
+  'latent-dir': path({ help: 'latent classifiers: where the code datasets are' }),
+  ...LIMITS,
+  ...BACKEND_OPTION,
+  ...DATA_OPTION,
+} as const;
 
 const HELP = `usage: robustlab eval --model DIR [options]
 
@@ -17,16 +36,14 @@ options:
 common: --json --quiet --backend --data-dir --help`;
 
 export async function run(argv: string[]): Promise<void> {
-  const { values: v } = parse(argv, {
-    model: { type: 'string' },
-    'latent-dir': { type: 'string' },
-    ...LIMIT_OPTIONS,
-  });
+  const { values: v, given } = parseOptions(argv, OPTIONS, { command: 'eval' });
   if (helpRequested(v, HELP)) return;
-  const dir = requireOpt('model', v.model);
+  const dir = required('model', v.model);
   await initBackend({ backend: v.backend });
   const { meta, head } = loadClassifierDir(dir);
   try {
+    if (meta.space === 'image')
+      refuseInapplicable(given, ['latent-dir'], `to an image-space classifier (${dir})`);
     const data = await loadSpaceData(parseDatasetName(meta.dataset), meta.space, {
       dataDir: v['data-dir'],
       latentDir: v['latent-dir'],

@@ -1,11 +1,30 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { initBackend } from '../../backend/backend.js';
-import { parseDatasetName } from '../../data/datasets.js';
+import { DATASET_NAMES } from '../../data/datasets.js';
 import { RobustlabError } from '../../data/errors.js';
-import { stageDone, type Stage } from '../../experiments/stages.js';
+import { stageDone } from '../../experiments/stages.js';
+import { checkOutDir } from '../outputs.js';
+import { readRunGraph } from '../../experiments/run-graph.js';
 import { FIGURE_KINDS, writeStudyReport } from '../../report/study-report.js';
-import { output, parse, helpRequested } from '../args.js';
+import {
+  BACKEND_OPTION,
+  choice,
+  DATA_OPTION,
+  helpRequested,
+  output,
+  parseOptions,
+  path,
+  required,
+} from '../args.js';
+
+export const OPTIONS = {
+  dataset: choice(DATASET_NAMES, { help: 'required' }),
+  run: path({ help: 'a reproduce output directory' }),
+  out: path({ help: 'default <run>/figures' }),
+  ...BACKEND_OPTION,
+  ...DATA_OPTION,
+} as const;
 
 const HELP = `usage: robustlab figure accuracy|robustness|transfer|examples|svd --dataset D [--run DIR] [--out DIR]
 
@@ -20,7 +39,7 @@ options:
   --dataset D   mnist | fashion-mnist                        (required)
   --run DIR     a reproduce output directory (default runs/quick, or runs/paper if present)
   --out DIR     where to write (default <run>/figures)
-common: --json --data-dir --help`;
+common: --json --quiet --backend --data-dir --help`;
 
 export async function run(argv: string[]): Promise<void> {
   const [kind, ...rest] = argv;
@@ -28,30 +47,30 @@ export async function run(argv: string[]): Promise<void> {
     process.stdout.write(HELP + '\n');
     return;
   }
-  if (!(kind in FIGURE_KINDS))
+  if (!Object.hasOwn(FIGURE_KINDS, kind))
     throw new RobustlabError(
       `unknown figure '${kind}' (expected one of: ${Object.keys(FIGURE_KINDS).join(', ')})`,
     );
-  const { values: v } = parse(rest, {
-    dataset: { type: 'string' },
-    run: { type: 'string' },
-    out: { type: 'string' },
-  });
+  const { values: v } = parseOptions(rest, OPTIONS, { command: `figure ${kind}` });
   if (helpRequested(v, HELP)) return;
-  const dataset = parseDatasetName(v.dataset ?? '');
+  const dataset = required('dataset', v.dataset);
   const runDir = resolve(
     v.run ?? (existsSync('runs/paper/graph.json') ? 'runs/paper' : 'runs/quick'),
   );
-  const graphPath = join(runDir, 'graph.json');
-  if (!existsSync(graphPath))
-    throw new RobustlabError(
-      `${runDir} is not a reproduce run (graph.json missing); run 'robustlab reproduce' first`,
-    );
-  const graph = JSON.parse(readFileSync(graphPath, 'utf8')) as { stages: Stage[] };
-  const stages = graph.stages.filter((s) => s.name.split('/')[1] === dataset && stageDone(s));
+  const all = readRunGraph(runDir);
+  const stages = all.filter((s) => s.name.split('/')[1] === dataset && stageDone(s));
   if (!stages.length) throw new RobustlabError(`${runDir} has no finished stages for ${dataset}`);
   await initBackend({ backend: v.backend });
-  const out = resolve(v.out ?? join(runDir, 'figures'));
+  const out = resolve(
+    v.out === undefined
+      ? join(runDir, 'figures')
+      : checkOutDir(v.out, {
+          what: 'figure output',
+          isOurs: (_, entries) => ({
+            ours: entries.every((e) => e === 'figures' || /\.(svg|png|md)$/.test(e)),
+          }),
+        }),
+  );
   const r = await writeStudyReport(out, stages, {}, v['data-dir'], {
     dataset,
     kind: kind as keyof typeof FIGURE_KINDS,

@@ -5,14 +5,16 @@ import { isNativeMatmulInstalled, nativeMatmulStatus } from '../../backend/nativ
 import { DATASET_NAMES } from '../../data/datasets.js';
 import { locateDataDir } from '../../data/node-io.js';
 import { VERSION } from '../../version.js';
-import { output, parse, helpRequested } from '../args.js';
+import { BACKEND_OPTION, DATA_OPTION, helpRequested, output, parseOptions } from '../args.js';
+
+export const OPTIONS = { ...BACKEND_OPTION, ...DATA_OPTION } as const;
 
 const HELP = `usage: robustlab info [--backend B] [--data-dir DIR] [--json]
 
 Prints the tensor backend in use, versions, and where each dataset was found.`;
 
 export async function run(argv: string[]): Promise<void> {
-  const { values: v } = parse(argv, {});
+  const { values: v } = parseOptions(argv, OPTIONS, { command: 'info' });
   if (helpRequested(v, HELP)) return;
   const backend = await initBackend({ backend: v.backend });
   const data = DATASET_NAMES.map((name) => {
@@ -37,9 +39,7 @@ export async function run(argv: string[]): Promise<void> {
     [
       `robustlab ${VERSION} (node ${process.version}, tfjs ${tf.version.tfjs})`,
       `backend: ${backend}${info.wasmSimd ? ' (SIMD)' : ''}; matmul: ${info.nativeMatmul ? 'native OpenBLAS' : info.matmulFix ? 'wasm with the transposed-matmul fix' : 'wasm'}`,
-      ...data.map((d) =>
-        d.found ? `data: ${d.dataset} in ${d.dir}` : `data: ${d.dataset} not found: ${d.problem}`,
-      ),
+      ...data.map((d) => (d.found ? `data: ${d.dataset} in ${d.dir}` : `data: ${d.problem}`)),
     ].join('\n'),
   );
 }

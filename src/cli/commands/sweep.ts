@@ -1,10 +1,33 @@
 import { initBackend } from '../../backend/backend.js';
-import { DATASET_NAMES, parseDatasetName, type DatasetName } from '../../data/datasets.js';
+import { DATASET_NAMES, type DatasetName } from '../../data/datasets.js';
 import { RobustlabError } from '../../data/errors.js';
 import { PRESETS } from '../../experiments/presets.js';
 import { parseSeeds, sweep } from '../../experiments/sweep.js';
-import { helpRequested, intOpt, output, parse } from '../args.js';
-import { queueOption } from './reproduce.js';
+import {
+  BACKEND_OPTION,
+  choice,
+  DATA_OPTION,
+  helpRequested,
+  int,
+  lookup,
+  output,
+  parseOptions,
+  path,
+  required,
+  str,
+} from '../args.js';
+import { MAX_WORKERS, QUEUE_OPTIONS, queueOption } from './reproduce.js';
+
+export const OPTIONS = {
+  seeds: str({ metavar: 'LIST', help: 'seeds: 0..9, 0,3,7 or a mix (required)' }),
+  dataset: choice([...DATASET_NAMES, 'all'] as const, { default: 'all' }),
+  preset: choice(Object.keys(PRESETS), { default: 'quick' }),
+  out: path({ help: 'default runs/sweep-<preset>' }),
+  workers: int({ min: 1, max: MAX_WORKERS, help: 'parallel stages (default: number of cores)' }),
+  ...QUEUE_OPTIONS,
+  ...BACKEND_OPTION,
+  ...DATA_OPTION,
+} as const;
 
 const HELP = `usage: robustlab sweep --seeds 0..9 [--dataset D] [--preset P] [--queue URL] [--out DIR]
 
@@ -27,25 +50,17 @@ options:
 common: --json --quiet --backend --data-dir --help`;
 
 export async function run(argv: string[]): Promise<void> {
-  const { values: v } = parse(argv, {
-    seeds: { type: 'string' },
-    dataset: { type: 'string' },
-    preset: { type: 'string' },
-    out: { type: 'string' },
-    workers: { type: 'string' },
-    queue: { type: 'string' },
-    attempts: { type: 'string' },
-  });
+  const { values: v } = parseOptions(argv, OPTIONS, { command: 'sweep' });
   if (helpRequested(v, HELP)) return;
-  if (!v.seeds) throw new RobustlabError('--seeds is required (e.g. --seeds 0..9)');
-  const seeds = parseSeeds(v.seeds);
-  const datasets: DatasetName[] =
-    !v.dataset || v.dataset === 'all' ? [...DATASET_NAMES] : [parseDatasetName(v.dataset)];
-  const preset = PRESETS[v.preset ?? 'quick'];
-  if (!preset)
-    throw new RobustlabError(
-      `unknown preset '${v.preset}' (expected one of: ${Object.keys(PRESETS).join(', ')})`,
-    );
+  let seeds: number[];
+  try {
+    seeds = parseSeeds(required('seeds', v.seeds));
+  } catch (e) {
+    if (e instanceof RangeError) throw new RobustlabError(e.message);
+    throw e;
+  }
+  const datasets: DatasetName[] = v.dataset === 'all' ? [...DATASET_NAMES] : [v.dataset];
+  const preset = lookup(PRESETS, v.preset, 'preset');
   const queue = queueOption(v.queue, v.attempts);
   await initBackend({ backend: v.backend });
   const r = await sweep({
@@ -53,7 +68,7 @@ export async function run(argv: string[]): Promise<void> {
     preset,
     seeds,
     out: v.out ?? `runs/sweep-${preset.name}`,
-    workers: v.workers ? intOpt('workers', v.workers, 1, 1) : undefined,
+    workers: v.workers,
     backend: v.backend,
     dataDir: v['data-dir'],
     log: v.quiet || v.json ? undefined : (l) => process.stderr.write(l + '\n'),

@@ -1,53 +1,41 @@
-import { parseDatasetName } from '../../data/datasets.js';
 import { initBackend } from '../../backend/backend.js';
-import { GENERATOR_DEFAULTS, type GeneratorKind } from '../../latent/generators.js';
+import type { GeneratorKind } from '../../latent/generators.js';
 import { defaultLatentDir, runTrainGenerator as trainJob } from '../../latent/jobs.js';
+import { plural } from '../../util/plural.js';
 import { join } from 'node:path';
-import {
-  intOpt,
-  numOpt,
-  output,
-  parse,
-  requireOpt,
-  LIMIT_OPTIONS,
-  limits,
-  helpRequested,
-} from '../args.js';
+import { helpRequested, limits, output, parseOptions, required } from '../args.js';
+import { checkModelOut } from '../outputs.js';
+import { GENERATOR_OPTIONS } from './train.js';
 
 export async function runTrainGenerator(
   kind: GeneratorKind,
   argv: string[],
   help: string,
 ): Promise<void> {
-  const { values: v } = parse(argv, {
-    dataset: { type: 'string' },
-    epochs: { type: 'string' },
-    batch: { type: 'string' },
-    lr: { type: 'string' },
-    seed: { type: 'string' },
-    out: { type: 'string' },
-    ...LIMIT_OPTIONS,
-  });
+  const { values: v } = parseOptions(argv, GENERATOR_OPTIONS, { command: `train ${kind}` });
   if (helpRequested(v, help)) return;
-  const dataset = parseDatasetName(requireOpt('dataset', v.dataset));
+  const dataset = required('dataset', v.dataset);
+  const out = checkModelOut(v.out ?? join(defaultLatentDir(dataset), kind), kind, {
+    log: v.quiet ? undefined : (l) => process.stderr.write(l + '\n'),
+  });
   await initBackend({ backend: v.backend });
   const r = await trainJob({
     dataset,
     kind,
-    epochs: intOpt('epochs', v.epochs, GENERATOR_DEFAULTS.epochs),
-    batchSize: intOpt('batch', v.batch, GENERATOR_DEFAULTS.batchSize, 1),
-    lr: numOpt('lr', v.lr, GENERATOR_DEFAULTS.lr, 1e-12),
-    seed: intOpt('seed', v.seed, 0),
-    out: v.out ?? join(defaultLatentDir(dataset), kind),
+    epochs: v.epochs,
+    batchSize: v.batch,
+    lr: v.lr,
+    seed: v.seed,
+    out,
     dataDir: v['data-dir'],
     ...limits(v),
-    silent: v.quiet || v.json,
+    silent: v.quiet,
   });
   output(
     v.json,
     { command: `train ${kind}`, ...r },
     () =>
-      `${dataset} ${kind}: ${r.epochs} epochs in ${r.seconds.toFixed(1)} s, final loss ${r.finalLoss?.toFixed(2)}, ` +
+      `${dataset} ${kind}: ${plural(r.epochs, 'epoch')} in ${r.seconds.toFixed(1)} s, final loss ${r.finalLoss?.toFixed(2)}, ` +
       `test reconstruction ||D(E(x)) − x||₂ = ${r.testReconstructionL2.toFixed(3)}; saved to ${r.out}`,
   );
 }

@@ -1,5 +1,33 @@
+import { RobustlabError } from '../../data/errors.js';
 import { startQueueWorker, WORKER_DEFAULTS } from '../../experiments/queue-worker.js';
-import { helpRequested, intOpt, output, parse, requireOpt } from '../args.js';
+import {
+  BACKEND_OPTION,
+  DATA_OPTION,
+  helpRequested,
+  int,
+  output,
+  parseOptions,
+  path,
+  required,
+  str,
+} from '../args.js';
+
+export const OPTIONS = {
+  queue: str({ metavar: 'URL', help: 'redis://HOST:PORT or rediss://:PASSWORD@HOST:PORT' }),
+  concurrency: int({
+    min: 1,
+    max: 256,
+    default: WORKER_DEFAULTS.concurrency,
+    help: 'stages at once',
+  }),
+  artifacts: path({ help: "the shared artifact directory (the coordinator's --out) as seen here" }),
+  'lock-seconds': int({ min: 1, max: 86400, default: WORKER_DEFAULTS.lockSeconds }),
+  'stalled-seconds': int({ min: 1, max: 86400, default: WORKER_DEFAULTS.stalledSeconds }),
+  'max-stalled': int({ min: 0, max: 1000, default: WORKER_DEFAULTS.maxStalled }),
+  'idle-exit': int({ min: 1, max: 10_000_000, help: 'exit after S s without work' }),
+  ...BACKEND_OPTION,
+  ...DATA_OPTION,
+} as const;
 
 const HELP = `usage: robustlab worker --queue redis://HOST:PORT [--concurrency N] [--artifacts DIR]
 
@@ -22,31 +50,23 @@ options:
 common: --json --quiet --backend --data-dir --help`;
 
 export async function run(argv: string[]): Promise<void> {
-  const { values: v } = parse(argv, {
-    queue: { type: 'string' },
-    concurrency: { type: 'string' },
-    artifacts: { type: 'string' },
-    'lock-seconds': { type: 'string' },
-    'stalled-seconds': { type: 'string' },
-    'max-stalled': { type: 'string' },
-    'idle-exit': { type: 'string' },
-  });
+  const { values: v } = parseOptions(argv, OPTIONS, { command: 'worker' });
   if (helpRequested(v, HELP)) return;
-  const idleExit = v['idle-exit'] ? intOpt('idle-exit', v['idle-exit'], 0, 1) : undefined;
+  const url = required('queue', v.queue);
+  if (!/^rediss?:\/\/[^/]/.test(url))
+    throw new RobustlabError(
+      `--queue must be a Redis URL, redis://HOST:PORT or rediss://:PASSWORD@HOST:PORT (got '${url}')`,
+    );
+  const idleExit = v['idle-exit'];
   const w = await startQueueWorker({
-    url: requireOpt('queue', v.queue),
-    concurrency: intOpt('concurrency', v.concurrency, WORKER_DEFAULTS.concurrency, 1),
+    url,
+    concurrency: v.concurrency,
     artifacts: v.artifacts,
     dataDir: v['data-dir'],
     backend: v.backend,
-    lockSeconds: intOpt('lock-seconds', v['lock-seconds'], WORKER_DEFAULTS.lockSeconds, 1),
-    stalledSeconds: intOpt(
-      'stalled-seconds',
-      v['stalled-seconds'],
-      WORKER_DEFAULTS.stalledSeconds,
-      1,
-    ),
-    maxStalled: intOpt('max-stalled', v['max-stalled'], WORKER_DEFAULTS.maxStalled, 0),
+    lockSeconds: v['lock-seconds'],
+    stalledSeconds: v['stalled-seconds'],
+    maxStalled: v['max-stalled'],
     log: v.quiet ? undefined : (l) => process.stderr.write(l + '\n'),
   });
   const why = await new Promise<string>((done) => {
