@@ -42,7 +42,10 @@ export interface QueueRunStats {
 const QUEUE_DEFAULTS = { attempts: 2, outputGraceSeconds: 60 };
 
 /** Parse and check a --queue URL into BullMQ connection options. */
-export function queueConnection(url: string): ConnectionOptions {
+export function queueConnection(
+  url: string,
+  control: ConnectionControl = { closing: false },
+): ConnectionOptions {
   let u: URL;
   try {
     u = new URL(url);
@@ -58,7 +61,7 @@ export function queueConnection(url: string): ConnectionOptions {
   return {
     url,
     maxRetriesPerRequest: null,
-    retryStrategy: (times: number) => Math.min(250 * times, 2000),
+    retryStrategy: (times: number) => (control.closing ? null : Math.min(250 * times, 2000)),
     connectionName: `robustlab-${hostname()}-${process.pid}`,
   };
 }
@@ -66,13 +69,17 @@ export function queueConnection(url: string): ConnectionOptions {
 /** Redis errors as one line each, at most one every 10 s per kind (reconnects are noisy). */
 export function redisErrorLogger(log: (line: string) => void, who: string) {
   const last = new Map<string, number>();
-  return (e: Error) => {
+  const logger = (e: Error) => {
+    if (logger.muted) return;
     const msg = `${who}: redis: ${(e.message || String(e)).split('\n')[0]}`;
     const now = Date.now();
     if (now - (last.get(msg) ?? 0) < 10_000) return;
     last.set(msg, now);
     log(`${msg} (retrying)`);
   };
+  /** Set once closing: errors of connections being torn down are not news. */
+  logger.muted = false;
+  return logger;
 }
 
 /** Wait until Redis answers, or fail with a clear message. */
@@ -96,12 +103,26 @@ export async function waitForRedis(queue: Queue, url: string, seconds = 15): Pro
   }
 }
 
-/** Close BullMQ objects without waiting forever for a Redis that is gone. */
-export async function closeQuietly(...xs: { close(): Promise<void> }[]): Promise<void> {
+/**
+ * Close BullMQ objects without waiting forever for a Redis that is gone, then drop their
+ * connections (else ioredis keeps reconnecting and the process never exits).
+ */
+export async function closeQuietly(
+  ...xs: { close(): Promise<void>; disconnect?(): Promise<void> }[]
+): Promise<void> {
   await Promise.race([
     Promise.allSettled(xs.map((x) => x.close())),
     new Promise((r) => setTimeout(r, 3000).unref()),
   ]);
+  await Promise.race([
+    Promise.allSettled(xs.map((x) => x.disconnect?.())),
+    new Promise((r) => setTimeout(r, 1000).unref()),
+  ]);
+}
+
+/** Set `closing` to make the connections of queueConnection() stop reconnecting. */
+export interface ConnectionControl {
+  closing: boolean;
 }
 
 /**
@@ -120,7 +141,8 @@ export async function runOnQueue(
 ): Promise<QueueRunStats> {
   const o = { ...QUEUE_DEFAULTS, ...opts };
   const cpu0 = process.cpuUsage();
-  const connection = queueConnection(o.url);
+  const control = { closing: false };
+  const connection = queueConnection(o.url, control);
   const queue = new Queue(QUEUE_NAME, { connection });
   const events = new QueueEvents(QUEUE_NAME, { connection });
   const onError = redisErrorLogger(log, 'coordinator');
@@ -285,6 +307,8 @@ export async function runOnQueue(
       await schedule();
     }
   } finally {
+    onError.muted = true;
+    control.closing = true;
     await closeQuietly(events, queue);
   }
   const c = process.cpuUsage(cpu0);

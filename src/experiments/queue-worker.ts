@@ -153,7 +153,8 @@ export async function startQueueWorker(opts: QueueWorkerOptions) {
   const artifacts = o.artifacts ? resolve(o.artifacts) : undefined;
   if (artifacts && !existsSync(artifacts))
     throw new RobustlabError(`--artifacts: no directory ${artifacts}`);
-  const connection = queueConnection(o.url);
+  const control = { closing: false };
+  const connection = queueConnection(o.url, control);
   const dataDir = o.dataDir ? resolve(o.dataDir) : undefined;
   const pool = new ThreadPool({ backend: o.backend, ctx: { dataDir, seed: 0 } }, o.concurrency);
   const summary: WorkerSummary = { completed: 0, reused: 0, failed: 0, rejected: 0 };
@@ -213,7 +214,8 @@ export async function startQueueWorker(opts: QueueWorkerOptions) {
     maxStalledCount: o.maxStalled,
     autorun: false,
   });
-  worker.on('error', redisErrorLogger(log, 'worker'));
+  const onError = redisErrorLogger(log, 'worker');
+  worker.on('error', onError);
   const stopped = worker.run().catch((e) => log(`worker stopped: ${(e as Error).message}`));
   await worker.waitUntilReady();
   log(
@@ -230,7 +232,9 @@ export async function startQueueWorker(opts: QueueWorkerOptions) {
       const closing = worker.close(force);
       closing.catch(() => {});
       while (!force && active > 0) await new Promise((r) => setTimeout(r, 200));
-      await closeQuietly({ close: () => closing });
+      onError.muted = true;
+      control.closing = true;
+      await closeQuietly({ close: () => closing, disconnect: () => worker.disconnect() });
       await Promise.race([stopped, new Promise((r) => setTimeout(r, 1000).unref())]);
       await pool.close();
       return summary;
