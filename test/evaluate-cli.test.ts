@@ -142,6 +142,9 @@ describe('robustlab evaluate', () => {
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/clean accuracy/);
     expect(r.out).toMatch(/robust accuracy/);
+    const help = await cli('evaluate', '--help');
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/usage: robustlab evaluate/);
     for (const [args, msg] of [
       [['--norm', 'l3'], /--norm must be one of/],
       [['--attacks', 'pgd,frob'], /unknown attack 'frob'/],

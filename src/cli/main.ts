@@ -37,7 +37,7 @@ const COMMANDS: Record<string, Command> = {
     load: () => import('./commands/attack.js'),
   },
   evaluate: {
-    summary: 'robust accuracy at ε: AutoAttack or chosen attacks, adaptive, with reliability checks',
+    summary: 'robust accuracy at ε (AutoAttack or chosen attacks), adaptive, with checks',
     load: () => import('./commands/evaluate.js'),
   },
   svd: {

@@ -34,6 +34,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Norm } from '../attacks/norms.js';
 import type { Classifier } from '../models/classifier.js';
+import { Progress } from '../util/progress.js';
 import {
   correctScores,
   evaluateRobustness,
@@ -249,7 +250,9 @@ export function checkBlackBox(ev: RobustEvaluation): CheckResult {
     status,
     detail:
       k === 0
-        ? `Square broke none of the ${numbers.attackedByBlackBox} points the white-box attacks left robust`
+        ? numbers.attackedByBlackBox === 0
+          ? 'the white-box attacks left no point robust: nothing for Square to add'
+          : `Square broke none of the ${numbers.attackedByBlackBox} points the white-box attacks left robust`
         : `Square broke ${k} point(s) (${pct(frac)} of n = ${ev.n}) that every white-box attack left robust: possible gradient masking${status === 'warn' ? ' (small, may be chance)' : ''}`,
     numbers,
   };
@@ -511,6 +514,7 @@ export interface CheckSuiteOptions {
   transferSource?: Classifier;
   /** Which checks to run (default all). */
   only?: CheckId[];
+  silent?: boolean;
 }
 
 /** Restrict an evaluation's per-example results to its first m points. */
@@ -530,7 +534,17 @@ export function headOf(ev: RobustEvaluation, m: number): RobustEvaluation {
 
 /** Every check, in CHECK_IDS order. */
 export function runChecks(o: CheckSuiteOptions): CheckResult[] {
-  const want = (id: CheckId) => !o.only || o.only.includes(id);
+  const bar = new Progress({
+    label: 'checks',
+    total: o.only?.length ?? CHECK_IDS.length,
+    unit: 'check',
+    silent: o.silent ?? true,
+  });
+  const want = (id: CheckId) => {
+    const yes = !o.only || o.only.includes(id);
+    if (yes) bar.tick(1, id);
+    return yes;
+  };
   const m = Math.min(o.subset ?? 100, o.evaluation.n);
   const ctx: SubsetContext = {
     clf: o.clf,
@@ -619,5 +633,6 @@ export function runChecks(o: CheckSuiteOptions): CheckResult[] {
           },
     );
   }
+  bar.finish();
   return out;
 }

@@ -117,7 +117,10 @@ export interface RobustEvaluation {
   brokenBy: (string | null)[];
   /** Upper bound on the minimal adversarial distance (0: misclassified clean; ∞: none found). */
   distance: Float64Array;
-  /** True when some minimum-norm attack ran, so `distance` means something beyond ε. */
+  /**
+   * True when a minimum-norm attack ran on every correctly classified point, so `distance`
+   * means something beyond ε (not so in a cascade, where FAB-T sees only the leftovers).
+   */
   hasMinNorm: boolean;
   /** Per example the worst adversarial found within ε (x itself when none), row-major [n, d]. */
   xAdv: Float32Array;
@@ -326,7 +329,9 @@ export function evaluateRobustness(
   for (const [k, spec] of o.attacks.entries()) {
     const onAll = spec.kind === 'min-norm' && minNormOnAll;
     const idx: number[] = [];
-    for (let i = 0; i < n; i++) if (onAll ? cleanScore[i] >= 0.5 : robust(i)) idx.push(i);
+    // ε = 0: the ball is x itself, nothing for a bounded attack to do (attacks reject ε = 0)
+    const skip = o.eps === 0 && spec.kind === 'bounded';
+    for (let i = 0; i < n && !skip; i++) if (onAll ? cleanScore[i] >= 0.5 : robust(i)) idx.push(i);
     const counter = new CountingClassifier(spec.target ?? clf);
     const ownEps = spec.options.eps as number | undefined;
     const settings = {
@@ -438,7 +443,8 @@ export function evaluateRobustness(
     robustScore,
     brokenBy,
     distance,
-    hasMinNorm: o.attacks.some((a) => a.kind === 'min-norm'),
+    // distances beyond ε exist only where a min-norm attack saw every correct point
+    hasMinNorm: minNormOnAll && o.attacks.some((a) => a.kind === 'min-norm'),
     xAdv,
     advLabel,
     seconds: (performance.now() - t0) / 1000,

@@ -158,6 +158,7 @@ export async function runEvaluateJob(job: EvaluateJob): Promise<{
     }
     let fromDistances: { eps: number[]; robustAccuracy: number[] } | null = null;
     if (evaluation.hasMinNorm) {
+      // (a cascade's FAB-T sees only what is left: its distances say nothing beyond ε)
       const top = Math.max(2 * eps, ...(job.curve ?? [0]));
       const grid = Array.from({ length: 41 }, (_, i) => (top * i) / 40);
       fromDistances = { eps: grid, robustAccuracy: curveFromDistances(evaluation.distance, grid) };
@@ -200,6 +201,7 @@ export async function runEvaluateJob(job: EvaluateJob): Promise<{
             attacks: specsOf(list, { ...specOpts, budgetScale, restartScale }),
           }),
         transferSource,
+        silent: job.silent,
       });
     }
     let adversarials: EvaluationRecord['adversarials'] = null;
