@@ -24,6 +24,8 @@ export interface ReproduceOptions {
   log?: (line: string) => void;
   /** Redraw per-stage bars in place (stderr is a terminal). */
   live?: boolean;
+  /** Called once the run directory is locked, before any stage runs (the CLI's banner). */
+  onStart?: () => void;
 }
 
 export async function reproduce(o: ReproduceOptions) {
@@ -36,6 +38,7 @@ export async function reproduce(o: ReproduceOptions) {
   // One process at a time in a run directory; released on exit, a dead owner's lock is stale.
   const lock = acquireRunLock(out, { log: o.log });
   try {
+    o.onStart?.();
     return await reproduceLocked(o, out, stages, dataDir, t0);
   } finally {
     lock.release();

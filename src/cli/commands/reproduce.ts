@@ -67,11 +67,12 @@ export async function run(argv: string[]): Promise<void> {
   const backend = await initBackend({ backend: v.backend });
   const workers = v.workers ?? MAX_WORKERS;
   const say = v.quiet ? undefined : (l: string) => process.stderr.write(l + '\n');
-  say?.(
-    `robustlab reproduce: preset ${preset.name}, ${datasets.join(' + ')}, out ${out}, ` +
-      `${workers} worker${workers === 1 ? '' : 's'}, compute ${backend}` +
-      `${isNativeMatmulInstalled(backend) ? ' + native OpenBLAS' : ''}`,
-  );
+  const banner = () =>
+    say?.(
+      `robustlab reproduce: preset ${preset.name}, ${datasets.join(' + ')}, out ${out}, ` +
+        `${workers} worker${workers === 1 ? '' : 's'}, compute ${backend}` +
+        `${isNativeMatmulInstalled(backend) ? ' + native OpenBLAS' : ''}`,
+    );
   const onInterrupt = () => {
     process.stderr.write(
       `\nrobustlab: interrupted; finished stages are kept in ${out}. Resume with the same command: robustlab reproduce ${argv.join(' ')}\n`,
@@ -91,6 +92,7 @@ export async function run(argv: string[]): Promise<void> {
       force: v.force.length ? v.force : undefined,
       log: say,
       live: !!process.stderr.isTTY && !v.quiet,
+      onStart: banner,
     });
     output(v.json, { command: 'reproduce', ...r }, () =>
       [
