@@ -3,7 +3,9 @@
 Same shapes, batch sizes, steps and optimiser (Adam, lr 1e-3 for training, 0.1 for projection,
 0.01 for the attack). Prints one JSON object: {stage name: median seconds}. Data: random
 tensors of the real shapes (the work does not depend on pixel values), so it needs no files.
-Usage: python3 bench/pytorch_bench.py [repeats]
+Usage: python3 bench/pytorch_bench.py [repeats] [stage|stage...] [--probe FRAC]
+  --probe FRAC: each stage once (after one warm-up) at FRAC of its work (batches, steps), to
+  find the fastest thread setting cheaply before timing the full stages in that setting.
 """
 import json
 import os
@@ -23,18 +25,18 @@ import torch.nn.functional as F  # noqa: E402
 torch.manual_seed(0)
 # Use every core of the machine (2 here), as robustlab's workers do.
 torch.set_num_threads(THREADS)
-REPEATS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+REPEATS = int(sys.argv[1]) if len(sys.argv) > 1 and not sys.argv[1].startswith('-') else 3
 X = torch.rand(60000, 784)
 Y = torch.randint(0, 10, (60000,))
 
 
-def median_time(fn, warmup=1):
+def median_time(fn, warmup=1, frac=1.0, repeats=None):
     for _ in range(warmup):
-        fn()
+        fn(frac)
     runs = []
-    for _ in range(REPEATS):
+    for _ in range(REPEATS if repeats is None else repeats):
         t = time.perf_counter()
-        fn()
+        fn(frac)
         runs.append(time.perf_counter() - t)
     runs.sort()
     return runs[len(runs) // 2]
@@ -67,11 +69,11 @@ def classifier_epoch(arch, dim=784):
     x_all = X if dim == 784 else CODES
     dims, acts = ARCHS[arch]
 
-    def run():
+    def run(frac=1.0):
         model = mlp([dim] + dims[1:], acts)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         perm = torch.randperm(60000)
-        for s in range(0, 60000, 1000):
+        for s in range(0, max(1000, int(60000 * frac)), 1000):
             idx = perm[s : s + 1000]
             opt.zero_grad()
             loss = F.cross_entropy(model(x_all[idx]), Y[idx])
@@ -81,14 +83,14 @@ def classifier_epoch(arch, dim=784):
 
 
 def generator_epoch(kind):
-    def run():
+    def run(frac=1.0):
         if kind == "ae":
             enc, dec = mlp([784, 32], ["leaky"]), mlp([32, 784], ["lin"])
         else:
             enc, dec = mlp([784, 150, 64], ["leaky", "lin"]), mlp([32, 150, 784], ["leaky", "lin"])
         opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=1e-3)
         perm = torch.randperm(60000)
-        for s in range(0, 60000, 256):
+        for s in range(0, max(256, int(60000 * frac)), 256):
             x = X[perm[s : s + 256]]
             opt.zero_grad()
             h = enc(x)
@@ -111,12 +113,12 @@ def projection(kind):
         p.requires_grad_(False)
     x_all = X[:2000]
 
-    def run():
+    def run(frac=1.0):
         for s in (0, 1000):
             x = x_all[s : s + 1000]
             z = torch.randn(1000, 32, requires_grad=True)
             opt = torch.optim.Adam([z], lr=0.1)
-            for _ in range(500):
+            for _ in range(max(1, int(500 * frac))):
                 opt.zero_grad()
                 loss = ((dec(z) - x) ** 2).sum()
                 loss.backward()
@@ -131,10 +133,10 @@ def attack():
     x0 = X[:180].clone()
     goals = torch.randint(0, 10, (180,))
 
-    def run():
+    def run(frac=1.0):
         x = x0.clone().requires_grad_(True)
         opt = torch.optim.Adam([x], lr=0.01)
-        for _ in range(100):
+        for _ in range(max(1, int(100 * frac))):
             opt.zero_grad()
             logits = model(x)
             # success check, as robustlab does every step
@@ -151,7 +153,7 @@ def svd_sweep():
     model = mlp(*ARCHS["2L"])
     ws = [m.weight.detach().double() for m in model if isinstance(m, nn.Linear)]
 
-    def run():
+    def run(frac=1.0):  # small: always the whole sweep
         svds = [torch.linalg.svd(w, full_matrices=False) for w in ws]
         for k in range(20):
             f = k * 0.05
@@ -179,10 +181,19 @@ STAGES = {
     "SVD sweep of 2L (20 fractions)": svd_sweep(),
 }
 
-only = set(sys.argv[2].split("|")) if len(sys.argv) > 2 else None
+args = [a for a in sys.argv[1:]]
+probe = None
+if "--probe" in args:
+    i = args.index("--probe")
+    probe = float(args[i + 1])
+    del args[i : i + 2]
+only = set(args[1].split("|")) if len(args) > 1 and args[1] else None
 out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "seconds": {}}
 for name, fn in STAGES.items():
     if only and name not in only:
         continue
-    out["seconds"][name] = median_time(fn)
+    if probe is not None:
+        out["seconds"][name] = median_time(fn, warmup=1, frac=probe, repeats=1)
+    else:
+        out["seconds"][name] = median_time(fn)
 print(json.dumps(out))

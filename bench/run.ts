@@ -3,12 +3,13 @@
  *   epoch   seconds per MNIST epoch of 1L / 2L / LRL, with and without the wasm matmul fix
  *   stages  every stage of the study, robustlab vs the same work in PyTorch (bench/pytorch_bench.py)
  *           when `python3 -c "import torch"` works; the PyTorch column is skipped otherwise
+ *   eval    PGD, APGD-CE, Square and the autoattack cascade on --eval-n MNIST test points of an LRL
+ *           at L∞ --eval-eps, vs the same attacks in PyTorch (bench/pytorch_eval_bench.py)
  *   memory  peak resident memory of the last `reproduce --preset paper` run (runs/paper)
  *   study   that run's wall clock and stage seconds beside the same stages in PyTorch, read from
  *           bench/results/pytorch-study*.json (bench/pytorch_study.py; ~20 min, so never run here)
  * Medians of --repeats runs after one warm-up. Installs nothing. Writes bench/results/latest.json.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
@@ -16,6 +17,8 @@ import { initBackend } from '../src/backend/backend.js';
 import { loadDataset } from '../src/data/node-io.js';
 import { benchEpochs } from './epoch.js';
 import { workloads } from './stages.js';
+import { EVAL_MODEL_DIR, evalModel, evalStages, evalWorkloads } from './eval-stages.js';
+import { findTorchPython, TORCH_CONFIGS, type TorchBest, torchBest } from './torch-search.js';
 import { table, time } from './util.js';
 
 const { values } = parseArgs({
@@ -23,19 +26,25 @@ const { values } = parseArgs({
     only: { type: 'string' },
     repeats: { type: 'string', default: '3' },
     'data-dir': { type: 'string' },
+    'probe-frac': { type: 'string', default: '0.1' },
+    'eval-n': { type: 'string', default: '1000' },
+    'eval-eps': { type: 'string', default: '0.3' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help) {
   console.log(
-    'usage: npm run bench -- [--only epoch,stages,memory,study] [--repeats N] [--data-dir DIR] [--json]',
+    'usage: npm run bench -- [--only epoch,stages,eval,memory,study] [--repeats N] [--probe-frac F] [--eval-n N] [--eval-eps E,...] [--data-dir DIR] [--json]',
   );
   process.exit(0);
 }
 const only = values.only?.split(',');
 const want = (name: string) => !only || only.includes(name);
 const repeats = Number(values.repeats);
+const probeFrac = Number(values['probe-frac']);
+const evalN = Number(values['eval-n']);
+const evalEps = values['eval-eps']!.split(',').map(Number);
 const dataDir =
   values['data-dir'] ??
   process.env.ROBUSTLAB_DATA ??
@@ -49,6 +58,7 @@ const results: Record<string, unknown> = {
   backend,
 };
 const log = (s: string) => (values.json ? process.stderr.write(s + '\n') : console.log(s));
+const python = want('stages') || want('eval') ? findTorchPython() : undefined;
 
 if (want('stages')) {
   const ds = await loadDataset('mnist', { dataDir });
@@ -60,46 +70,21 @@ if (want('stages')) {
     ratio: number | null;
     gflops: number | null;
   }[] = [];
-  // PyTorch at its best on this machine: Debian's torch runs element-wise ops on OpenMP threads
-  // and matmuls on OpenBLAS's own pool, and the two oversubscribe 2 cores when both are 2. So
-  // its workloads run under three thread settings and each stage keeps the fastest.
-  const torchConfigs: { label: string; env: Record<string, string> }[] = [
-    { label: 'torch 2 / BLAS 2', env: { TORCH_THREADS: '2', OPENBLAS_NUM_THREADS: '2' } },
-    { label: 'torch 1 / BLAS 2', env: { TORCH_THREADS: '1', OPENBLAS_NUM_THREADS: '2' } },
-    { label: 'torch 2 / BLAS 1', env: { TORCH_THREADS: '2', OPENBLAS_NUM_THREADS: '1' } },
-  ];
-  let torch: {
-    torch: string;
-    seconds: Record<string, number>;
-    config: Record<string, string>;
-  } | null = null;
-  // Debian's python3-torch lives under /usr/bin/python3, which a pyenv `python3` may shadow.
-  const python = ['python3', '/usr/bin/python3'].find(
-    (p) => spawnSync(p, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0,
-  );
+  // PyTorch at its best on this machine: a short probe of every stage under each thread
+  // setting, then each stage timed in full in its fastest setting (bench/torch-search.ts).
+  let torch: TorchBest | null = null;
+  const stageNames = workloads(ds).map((w) => w.name);
   if (python) {
-    for (const c of torchConfigs) {
-      log(`\nrunning the PyTorch side (${python} bench/pytorch_bench.py, ${c.label})...`);
-      const r = spawnSync(python, ['bench/pytorch_bench.py', String(repeats)], {
-        encoding: 'utf8',
-        maxBuffer: 1 << 24,
-        env: { ...process.env, OMP_NUM_THREADS: c.env.TORCH_THREADS, ...c.env },
-      });
-      if (r.status !== 0) {
-        log(`PyTorch benchmark failed: ${r.stderr.trim().split('\n').at(-1)}`);
-        continue;
-      }
-      const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
-        torch: string;
-        seconds: Record<string, number>;
-      };
-      torch ??= { torch: out.torch, seconds: {}, config: {} };
-      for (const [k, v] of Object.entries(out.seconds))
-        if (!(k in torch.seconds) || v < torch.seconds[k]) {
-          torch.seconds[k] = v;
-          torch.config[k] = c.label;
-        }
-    }
+    log(`\nrunning the PyTorch side (${python} bench/pytorch_bench.py)...`);
+    torch = torchBest(
+      python,
+      'bench/pytorch_bench.py',
+      stageNames,
+      repeats,
+      [],
+      ['--probe', String(probeFrac)],
+      log,
+    );
   } else {
     log(
       '\nPyTorch not found (python3 -c "import torch" failed): the PyTorch column is skipped. Install it with: apt-get install python3-torch libopenblas0-pthread',
@@ -123,10 +108,12 @@ if (want('stages')) {
   }
   results.stages = {
     rows,
-    torch: torch ? { version: torch.torch, configs: torchConfigs.map((c) => c.label) } : null,
+    torch: torch
+      ? { version: torch.torch, configs: TORCH_CONFIGS.map((c) => c.label), probes: torch.probes }
+      : null,
   };
   log(
-    `\n## The study's stages, robustlab (${backend}) vs PyTorch ${torch ? `${torch.torch} (fastest of its three thread settings per stage)` : '(absent)'}; ratio = robustlab / PyTorch (≤ 1 is faster)\n`,
+    `\n## The study's stages, robustlab (${backend}) vs PyTorch ${torch ? `${torch.torch} (per stage at its fastest of four thread settings, found by a probe)` : '(absent)'}; ratio = robustlab / PyTorch (≤ 1 is faster)\n`,
   );
   log(
     table(
@@ -138,6 +125,81 @@ if (want('stages')) {
         r.pytorchThreads ?? '—',
         r.ratio === null ? '—' : r.ratio.toFixed(2),
         r.gflops === null ? '—' : r.gflops.toFixed(1),
+      ]),
+    ),
+  );
+}
+
+if (want('eval')) {
+  // Evaluation attacks on a trained LRL (issue 17 item 3): the same model files, points and
+  // settings on both sides (bench/eval-stages.ts declares them; PyTorch gets them as JSON).
+  const ds = await loadDataset('mnist', { dataDir });
+  const clf = await evalModel(dataDir);
+  const stages = evalStages(evalN, evalEps);
+  let torch: TorchBest | null = null;
+  if (python) {
+    log(`\nrunning the PyTorch side of the evaluation stages (bench/pytorch_eval_bench.py)...`);
+    torch = torchBest(
+      python,
+      'bench/pytorch_eval_bench.py',
+      stages.map((s) => s.name),
+      repeats,
+      [
+        '--model',
+        EVAL_MODEL_DIR,
+        '--stages',
+        JSON.stringify(stages),
+        '--data-dir',
+        dataDir,
+        '--n',
+        String(evalN),
+      ],
+      ['--probe'],
+      log,
+    );
+  }
+  const robust: Record<string, number> = {};
+  const rows = evalWorkloads(clf, ds, evalN, stages, robust).map((w) => {
+    const t = time(() => w.run(), { warmup: 1, repeats });
+    const py = torch?.seconds[w.name] ?? null;
+    log(`  ${w.name}: ${t.median.toFixed(3)} s`);
+    return {
+      stage: w.name,
+      robustlab: t.median,
+      pytorch: py,
+      pytorchThreads: torch?.config[w.name] ?? null,
+      ratio: py ? t.median / py : null,
+      robustAccuracy: { robustlab: robust[w.name], pytorch: torch?.robust[w.name] ?? null },
+    };
+  });
+  clf.dispose();
+  results.eval = {
+    n: evalN,
+    eps: evalEps,
+    model: EVAL_MODEL_DIR,
+    rows,
+    torch: torch ? { version: torch.torch, probes: torch.probes } : null,
+  };
+  log(
+    `\n## Evaluation attacks, robustlab vs PyTorch ${torch ? `${torch.torch} (at the thread setting its probe found fastest)` : '(absent)'}; ${evalN} MNIST test points, LRL\n`,
+  );
+  log(
+    table(
+      [
+        'stage',
+        'robustlab s',
+        'PyTorch s',
+        'PyTorch threads',
+        'ratio',
+        'robust acc robustlab / PyTorch',
+      ],
+      rows.map((r) => [
+        r.stage,
+        r.robustlab,
+        r.pytorch ?? '—',
+        r.pytorchThreads ?? '—',
+        r.ratio === null ? '—' : r.ratio.toFixed(2),
+        `${(100 * r.robustAccuracy.robustlab).toFixed(1)}% / ${r.robustAccuracy.pytorch === null ? '—' : (100 * r.robustAccuracy.pytorch).toFixed(1) + '%'}`,
       ]),
     ),
   );

@@ -1,28 +1,20 @@
 /** The CLI as a user meets it: --help everywhere, --json, and one-line errors with exit code 1. */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, TEST_DATA_DIR } from '../src/testing/fixtures.js';
+import { TEST_DATA_DIR } from '../src/testing/fixtures.js';
+import { runCli } from '../src/testing/spawn.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'robustlab-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function cli(...args: string[]) {
   // Run from an empty directory, so no runs/ or data of the repo's is found by accident.
-  const loader = pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
-  const r = spawnSync(
-    process.execPath,
-    ['--import', loader, join(REPO_ROOT, 'src/cli/run-dev.ts'), ...args],
-    {
-      cwd: tmp,
-      encoding: 'utf8',
-      env: { ...process.env, ROBUSTLAB_DATA: '', XDG_CACHE_HOME: join(tmp, 'cache') },
-    },
-  );
-  return { code: r.status, out: r.stdout, err: r.stderr };
+  return runCli(args, {
+    cwd: tmp,
+    env: { ...process.env, ROBUSTLAB_DATA: '', XDG_CACHE_HOME: join(tmp, 'cache') },
+  });
 }
 
 function expectOneLineError(r: { code: number | null; err: string }, pattern: RegExp) {
@@ -34,8 +26,8 @@ function expectOneLineError(r: { code: number | null; err: string }, pattern: Re
 }
 
 describe('robustlab CLI', () => {
-  it('has --help for every command', () => {
-    const top = cli('--help');
+  it('has --help for every command', async () => {
+    const top = await cli('--help');
     expect(top.code).toBe(0);
     for (const c of [
       'reproduce',
@@ -49,40 +41,40 @@ describe('robustlab CLI', () => {
       'info',
     ]) {
       expect(top.out).toContain(c);
-      const r = cli(c, '--help');
+      const r = await cli(c, '--help');
       expect(r.code, c).toBe(0);
       expect(r.out, c).toMatch(/usage: robustlab/);
     }
   });
 
-  it('prints one machine-readable result with --json', () => {
-    const r = cli('info', '--json', '--data-dir', TEST_DATA_DIR);
+  it('prints one machine-readable result with --json', async () => {
+    const r = await cli('info', '--json', '--data-dir', TEST_DATA_DIR);
     expect(r.code).toBe(0);
     const info = JSON.parse(r.out);
     expect(info.backend).toBe('wasm');
     expect(info.data.every((d: { found: boolean }) => d.found)).toBe(true);
   });
 
-  it('turns bad input into a one-line error and exit code 1', () => {
-    expectOneLineError(cli('frobnicate'), /unknown command 'frobnicate'/);
+  it('turns bad input into a one-line error and exit code 1', async () => {
+    expectOneLineError(await cli('frobnicate'), /unknown command 'frobnicate'/);
     expectOneLineError(
-      cli('train', 'classifier', '--dataset', 'cifar', '--arch', '2L'),
+      await cli('train', 'classifier', '--dataset', 'cifar', '--arch', '2L'),
       /--dataset must be one of: mnist, fashion-mnist \(got 'cifar'\)/,
     );
     expectOneLineError(
-      cli('train', 'classifier', '--dataset', 'mnist', '--arch', '3L'),
+      await cli('train', 'classifier', '--dataset', 'mnist', '--arch', '3L'),
       /--arch must be one of: 1L, 2L, LRL \(got '3L'\)/,
     );
     expectOneLineError(
-      cli('train', 'classifier', '--dataset', 'mnist', '--arch', '2L', '--epochs', 'NaN'),
+      await cli('train', 'classifier', '--dataset', 'mnist', '--arch', '2L', '--epochs', 'NaN'),
       /--epochs must be an integer/,
     );
     expectOneLineError(
-      cli('train', 'classifier', '--dataset', 'mnist', '--arch', '2L', '--bogus'),
+      await cli('train', 'classifier', '--dataset', 'mnist', '--arch', '2L', '--bogus'),
       /unknown option --bogus for 'train classifier'/,
     );
     expectOneLineError(
-      cli(
+      await cli(
         'train',
         'classifier',
         '--dataset',
@@ -94,26 +86,26 @@ describe('robustlab CLI', () => {
       ),
       /mnist dataset not found/,
     );
-    expectOneLineError(cli('attack', '--model', join(tmp, 'nope')), /no robustlab model at/);
+    expectOneLineError(await cli('attack', '--model', join(tmp, 'nope')), /no robustlab model at/);
     expectOneLineError(
-      cli('attack', '--model', 'x', '--lambda', 'abc'),
+      await cli('attack', '--model', 'x', '--lambda', 'abc'),
       /--lambda must be a number/,
     );
     expectOneLineError(
-      cli('svd', '--model', 'x', '--mode', 'zero', '--fractions', '0:0.1:2'),
+      await cli('svd', '--model', 'x', '--mode', 'zero', '--fractions', '0:0.1:2'),
       /--fractions must be a comma list of numbers in \[0, 1\]/,
     );
     expectOneLineError(
-      cli('reproduce', '--preset', 'huge'),
+      await cli('reproduce', '--preset', 'huge'),
       /--preset must be one of: paper, quick, smoke \(got 'huge'\)/,
     );
     expectOneLineError(
-      cli('latent', '--dataset', 'mnist', '--method', 'pca'),
+      await cli('latent', '--dataset', 'mnist', '--method', 'pca'),
       /--method must be one of: .* \(got 'pca'\)/,
     );
     const bad = join(tmp, 'badmodel');
     mkdirSync(bad, { recursive: true });
     writeFileSync(join(bad, 'robustlab.json'), '{ not json');
-    expectOneLineError(cli('eval', '--model', bad), /robustlab\.json: not valid JSON/);
+    expectOneLineError(await cli('eval', '--model', bad), /robustlab\.json: not valid JSON/);
   });
 });

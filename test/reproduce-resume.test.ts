@@ -3,12 +3,13 @@
  * check that the rerun finishes, recomputes only unfinished stages, and gives the same results
  * as an uninterrupted run with the same seed.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, TEST_DATA_DIR } from '../src/testing/fixtures.js';
+import { runNode } from '../src/testing/spawn.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'robustlab-resume-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -59,8 +60,8 @@ function comparable(out: string): unknown {
 describe('reproduce resumes after a kill', () => {
   it('finishes with the same results, recomputing only unfinished stages', async () => {
     const ref = join(tmp, 'ref');
-    const full = spawnSync(process.execPath, args(ref), { cwd: REPO_ROOT, encoding: 'utf8' });
-    expect(full.status, full.stderr).toBe(0);
+    const full = await runNode(args(ref), { cwd: REPO_ROOT });
+    expect(full.code, full.err).toBe(0);
     const total = finished(ref).length;
     expect(total).toBeGreaterThan(40);
 
@@ -86,12 +87,13 @@ describe('reproduce resumes after a kill', () => {
     expect(before.length).toBeLessThan(total);
     expect(existsSync(join(run, 'results.json'))).toBe(false);
 
-    const again = spawnSync(process.execPath, args(run), { cwd: REPO_ROOT, encoding: 'utf8' });
-    expect(again.status, again.stderr).toBe(0);
-    const out = JSON.parse(again.stdout);
+    const again = await runNode(args(run), { cwd: REPO_ROOT });
+    expect(again.code, again.err).toBe(0);
+    const out = JSON.parse(again.out);
     // Only the unfinished stages were computed.
     expect(out.cached.length).toBe(before.length);
     expect(out.computed.length + out.cached.length).toBe(total);
     expect(comparable(run)).toEqual(comparable(ref));
-  });
+    // Three reproduce runs in child processes: its own budget, for a loaded machine.
+  }, 900_000);
 });

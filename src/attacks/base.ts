@@ -6,10 +6,18 @@
  * Success: targeted, p(goal | x) ≥ confidence; untargeted, argmax ≠ the true label.
  * A finished example is dropped from the working batch, so its x is frozen (and no longer
  * costs any compute); its step count is the number of updates it took (0 = already adversarial).
+ *
+ * ε-bounded attacks pass `ball`: every update is projected onto the ε-ball around x0
+ * intersected with the box (Foolbox-style), and may pass `start` (a random start in the ball),
+ * in which case x0 itself is checked first. Untargeted successes are re-checked on the returned
+ * xAdv (label changed and, with a ball, ‖xAdv − x0‖ ≤ ε): a success is only what a user of
+ * xAdv will see.
  */
 import * as tf from '@tensorflow/tfjs';
 import { predict, type Classifier } from '../models/classifier.js';
 import { Progress } from '../util/progress.js';
+import { softmaxCrossEntropyRows } from '../backend/host-kernels.js';
+import { hostRowNorms, NORMS, projectToBall, type Norm } from './norms.js';
 
 export interface AttackOptions {
   /** true: reach `labels` (goal classes); false: leave `labels` (true classes). */
@@ -22,9 +30,79 @@ export interface AttackOptions {
   confidence: number;
   silent?: boolean;
   label?: string;
+  /** ε-bounded threat model: project every iterate onto {‖x − x0‖ ≤ ε} ∩ box. */
+  ball?: { eps: number; norm: Norm };
+  /** The first iterate, row-major [n, dim] (e.g. a random start); default x0. */
+  start?: Float32Array;
 }
 
 export const DEFAULT_CONFIDENCE = 0.95;
+
+/**
+ * Default budgets of the ε-bounded attacks, the MNIST conventions (Madry et al. 2018 for L∞,
+ * Croce & Hein 2020 / RobustBench-style for L2). Callers evaluating a model should pass ε.
+ */
+export const DEFAULT_EPS: Record<Norm, number> = { linf: 0.3, l2: 2.0 };
+
+/** The [0, 1] image box as clamp options. */
+export const BOX_RANGE = { clampMin: 0, clampMax: 1 } as const;
+
+/** The options every standard (untargeted) attack takes. */
+export interface StandardAttackOptions {
+  eps?: number;
+  norm?: Norm;
+  steps?: number;
+  seed?: number;
+  silent?: boolean;
+}
+
+/** ε and norm of a bounded attack's options, checked; ε defaults per norm (DEFAULT_EPS). */
+export function threatModel(o: { eps?: number; norm?: Norm }, norms: readonly Norm[] = NORMS) {
+  const norm = o.norm ?? 'linf';
+  if (!norms.includes(norm))
+    throw new RangeError(`norm must be one of ${norms.join(', ')} (got '${norm}')`);
+  const eps = o.eps ?? DEFAULT_EPS[norm];
+  if (!(eps >= 0 && Number.isFinite(eps)))
+    throw new RangeError(`eps must be a finite number ≥ 0 (got ${eps})`);
+  return { eps, norm };
+}
+
+export const ATTACK_LOSSES = ['ce', 'margin'] as const;
+/** 'ce': cross-entropy of the true label; 'margin': max_{j≠y} z_j − z_y (Carlini–Wagner's f6). */
+export type AttackLoss = (typeof ATTACK_LOSSES)[number];
+
+/** Per-row max_{j≠y} z_j − z_y (> 0 iff misclassified, up to ties). */
+export function marginRows(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const onehot = tf.oneHot(labels, logits.shape[1]);
+    const zy = tf.sum(tf.mul(logits, onehot), 1);
+    const others = tf.max(tf.sub(logits, tf.mul(onehot, 1e9)), 1);
+    return tf.sub(others, zy);
+  });
+}
+
+/**
+ * ∇x Σ_rows loss(labels, logits(x)) (CE by default), each row's own gradient, with the logits of the same forward
+ * (kept past tf.grad's scope, for the base's success check). Call inside tf.tidy.
+ */
+export function ceGradient(
+  clf: Classifier,
+  x: tf.Tensor2D,
+  labels: tf.Tensor1D,
+  loss: AttackLoss = 'ce',
+): { grad: tf.Tensor2D; logits: tf.Tensor2D } {
+  let logits: tf.Tensor2D | undefined;
+  const grad = tf.grad((xv: tf.Tensor) => {
+    logits = tf.keep(clf.logits(xv as tf.Tensor2D));
+    const rows =
+      loss === 'ce' ? softmaxCrossEntropyRows(logits, labels) : marginRows(logits, labels);
+    return tf.sum(rows);
+  })(x) as tf.Tensor2D;
+  return { grad, logits: logits! };
+}
+
+/** Relative slack on ‖δ‖ ≤ ε in the final check (float32 rounding of x0 + δ). */
+export const EPS_TOLERANCE = 1e-5;
 
 /** The rows still being attacked; tensors belong to the caller (do not dispose). */
 export interface StepInput {
@@ -47,6 +125,8 @@ export interface StepOutput {
    * check (else the base runs a separate forward). Created with tf.keep if inside tf.grad.
    */
   logits?: tf.Tensor2D;
+  /** Passes per row this step ran, for the query counts; default one gradient (1 + 1). */
+  passes?: { forwards: number; backwards: number };
 }
 
 /** Called inside tf.tidy: intermediate tensors are freed automatically. */
@@ -63,7 +143,10 @@ export interface AttackResult {
   finalLabel: Int32Array;
   n: number;
   dim: number;
-  /** Optional query counts (rows × passes): forward passes and backward (gradient) passes. */
+  /**
+   * Optional query counts (rows × passes): forward passes and backward (gradient) passes the
+   * algorithm ran (the final re-evaluation of xAdv is not counted).
+   */
   forwards?: number;
   backwards?: number;
 }
@@ -90,6 +173,16 @@ export function checkAttackInputs(
   if (o.clampMin !== undefined && o.clampMax !== undefined && !(o.clampMin <= o.clampMax)) {
     throw new RangeError(`empty clamp range [${o.clampMin}, ${o.clampMax}]`);
   }
+  if (o.ball && !(o.ball.eps >= 0 && Number.isFinite(o.ball.eps)))
+    throw new RangeError(`eps must be a finite number ≥ 0 (got ${o.ball.eps})`);
+  if (o.start && o.start.length < n * clf.inputDim)
+    throw new RangeError(`start holds ${o.start.length} values, need ${n}×${clf.inputDim}`);
+}
+
+/** The threat model's feasible set: the box, and the ε-ball when bounded. */
+function feasible(x: tf.Tensor2D, x0: tf.Tensor2D, o: AttackOptions): tf.Tensor2D {
+  if (!o.ball) return clamp(x, o);
+  return clamp(projectToBall(x, x0, o.ball.eps, o.ball.norm, null), o);
 }
 
 function clamp(x: tf.Tensor2D, o: AttackOptions): tf.Tensor2D {
@@ -122,9 +215,14 @@ export function runAttack(
     silent: o.silent,
   });
 
+  let forwards = 0;
+  let backwards = 0;
+
   // Working batch: original indices of the active rows and their tensors.
   let active = Int32Array.from({ length: n }, (_, i) => i);
-  let x = tf.tensor2d(xAdv, [n, dim]);
+  let x = o.start
+    ? tf.tensor2d(o.start.subarray(0, n * dim), [n, dim])
+    : tf.tensor2d(xAdv, [n, dim]);
   let xOrig = tf.tensor2d(xAdv, [n, dim]);
   let lab = tf.tensor1d(labels.subarray(0, n), 'int32');
   let slots: tf.Tensor2D[] = [];
@@ -148,16 +246,36 @@ export function runAttack(
       return tf.greaterEqual(p, o.confidence);
     });
   try {
+    if (o.start && n > 0) {
+      // A start away from x0: an input that is already adversarial is done at x0, 0 steps.
+      clf.prepare?.(xOrig);
+      const hit = tf.tidy(() => successOf(clf.logits(xOrig)));
+      const done = hit.dataSync();
+      hit.dispose();
+      forwards += active.length;
+      const keep: number[] = [];
+      done.forEach((d, r) => {
+        if (d) [success[r], steps[r]] = [1, 0];
+        else keep.push(r);
+      });
+      if (keep.length < n) keepRows(keep);
+    }
     for (let t = 0; active.length > 0; t++) {
       clf.prepare?.(x);
       // Check the current iterate, so an example's steps = updates it needed. The check uses
       // the logits of the step's own forward pass at x when the step returns them (one
       // forward per step instead of two); the update is then dropped for rows that succeeded.
       const last = t === o.maxSteps;
+      const rows = active.length;
       const out = tf.tidy(() => {
-        if (last) return [clf.logits(x)];
+        if (last) {
+          forwards += rows;
+          return [clf.logits(x)];
+        }
         const s = step({ x, x0: xOrig, labels: lab, slots, t: t + 1 });
-        return [s.logits ?? clf.logits(x), clamp(tf.add(x, s.update), o), ...s.slots];
+        forwards += rows * ((s.passes?.forwards ?? 1) + (s.logits ? 0 : 1));
+        backwards += rows * (s.passes?.backwards ?? 1);
+        return [s.logits ?? clf.logits(x), feasible(tf.add(x, s.update), xOrig, o), ...s.slots];
       }) as tf.Tensor2D[];
       const [logits, ...next] = out;
       const hit = successOf(logits);
@@ -198,5 +316,23 @@ export function runAttack(
     { length: n },
     (_, i) => probs[i * clf.numClasses + labels[i]],
   );
-  return { xAdv, success, steps, goalProb, finalLabel, n, dim };
+  if (!o.targeted) recheckUntargeted(x0, { xAdv, success, finalLabel, n, dim }, labels, o.ball);
+  return { xAdv, success, steps, goalProb, finalLabel, n, dim, forwards, backwards };
+}
+
+/**
+ * Keep an untargeted success only if the returned xAdv is misclassified (re-evaluated) and, for
+ * a bounded attack, within ε: the attack's own check ran on device iterates, the user gets xAdv.
+ */
+export function recheckUntargeted(
+  x0: Float32Array,
+  r: Pick<AttackResult, 'xAdv' | 'success' | 'finalLabel' | 'n' | 'dim'>,
+  labels: Int32Array,
+  ball?: { eps: number; norm: Norm },
+): void {
+  const dist = ball ? hostRowNorms(r.xAdv, x0, r.n, r.dim, ball.norm) : null;
+  for (let i = 0; i < r.n; i++) {
+    if (r.finalLabel[i] === labels[i]) r.success[i] = 0;
+    if (dist && ball && dist[i] > ball.eps * (1 + EPS_TOLERANCE)) r.success[i] = 0;
+  }
 }

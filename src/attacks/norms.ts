@@ -83,9 +83,23 @@ export function randomStart(
   });
 }
 
+/**
+ * sign(x) ∈ {−1, 0, 1}, exact for every float. Not tf.sign: the wasm backend's Sign returns 0
+ * for |x| below ~1.2e-7 (float epsilon), so on a confidently classified point, whose whole
+ * cross-entropy gradient is that small, an L∞ step would not move at all (found by the PyTorch
+ * cross-check, bench/crosscheck.ts: PGD/APGD robust accuracy 29% instead of 0% at ε = 0.3).
+ */
+export function exactSign(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() =>
+    tf.sub(tf.cast(tf.greater(x, 0), 'float32'), tf.cast(tf.less(x, 0), 'float32')),
+  );
+}
+
 /** Unit-norm steepest-ascent direction of a gradient per row: sign (L∞) or g/‖g‖₂ (L2). */
 export function steepestDirection(g: tf.Tensor2D, norm: Norm): tf.Tensor2D {
   return tf.tidy(() =>
-    norm === 'linf' ? tf.sign(g) : tf.div(g, tf.sqrt(tf.add(tf.sum(tf.square(g), 1, true), 1e-24))),
+    norm === 'linf'
+      ? (exactSign(g) as tf.Tensor2D)
+      : tf.div(g, tf.sqrt(tf.add(tf.sum(tf.square(g), 1, true), 1e-24))),
   );
 }

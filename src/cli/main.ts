@@ -32,6 +32,10 @@ const COMMANDS: Record<string, Command> = {
     summary: "the study's targeted attack on a saved classifier (robustness)",
     load: () => import('./commands/attack.js'),
   },
+  evaluate: {
+    summary: 'robust accuracy at ε: AutoAttack or chosen attacks, adaptive, with reliability checks',
+    load: () => import('./commands/evaluate.js'),
+  },
   svd: {
     summary: 'spectral defence sweep on a saved classifier (Figure 7)',
     load: () => import('./commands/svd.js'),

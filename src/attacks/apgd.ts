@@ -1,0 +1,413 @@
+/**
+ * Auto-PGD of Croce & Hein, "Reliable evaluation of adversarial robustness with an ensemble of
+ * diverse parameter-free attacks", ICML 2020: PGD with momentum and a step size that halves at
+ * checkpoints when the loss stalls, restarting each halving from the best point so far.
+ * Distance: L∞ or L2, ε-bounded, box [0, 1]. Untargeted (`apgd`, loss CE or DLR) and targeted
+ * (`apgdT`, the targeted DLR loss towards each of the 9 classes ranked highest after the true
+ * one, in turn, as AutoAttack's APGD-T); success = misclassified (any class) within ε.
+ *
+ * Arguments (defaults, those of fra31/auto-attack):
+ *   eps       0.3 (L∞) / 2.0 (L2)   the MNIST conventions
+ *   norm      'linf'
+ *   steps     100                   iterations per run (n_iter)
+ *   restarts  1                     random restarts, each only on the points still robust
+ *   loss      'ce'                  apgd: 'ce' | 'dlr'
+ *   nTargetClasses 9                apgdT
+ *   eotIter   1                     draws per iterate, gradient AND loss averaged over them
+ *   rho       0.75                  oscillation threshold of checkpoint condition 1
+ *   seed      0
+ * Schedule: initial step 2ε; momentum 0.75 (none on the first step); checkpoints after
+ * p₁ = 0.22·steps iterations, then each interval 0.03·steps shorter down to 0.06·steps; at a
+ * checkpoint a row halves its step and restarts from its best point if its loss increased in
+ * at most rho of the interval's steps, or if its step was not halved at the last checkpoint
+ * and its best loss has not improved since.
+ *
+ * Faithful to fra31/auto-attack autopgd_base.py (APGDAttack, APGDAttack_targeted), with these
+ * differences: (1) each example stops at its first adversarial iterate (the reference runs on
+ * and returns its last one; robust accuracy is the same); a failure returns its best-loss
+ * point rather than x0; (2) with eotIter > 1 the loss, not only the gradient, is averaged over
+ * the draws (the reference keeps the last draw's loss); success is still judged on the last
+ * draw's prediction, as there; (3) APGD-T's target ranking is taken once from the clean logits
+ * (the reference recomputes them per target, identical for a deterministic model); (4) seeds
+ * are derived per run from `seed` (tfjs's generator, so not the reference's random numbers).
+ * Kept from the reference: the first checkpoint compares the first iterate's loss with 0 (its
+ * loss_steps[-1]), and the condition-1 test is "increases ≤ rho·interval".
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Classifier } from '../models/classifier.js';
+import { Progress } from '../util/progress.js';
+import { deriveSeed } from '../util/rng.js';
+import type { AttackResult } from './base.js';
+import {
+  argmaxRow,
+  checkBoundedInputs,
+  finishResult,
+  hostPredict,
+  logitLoss,
+  MNIST_EPS,
+  sortedClasses,
+  type LogitLoss,
+} from './bounded-common.js';
+import { projectToBall, steepestDirection, type Norm } from './norms.js';
+
+export interface ApgdOptions {
+  eps?: number;
+  norm?: Norm;
+  steps?: number;
+  restarts?: number;
+  seed?: number;
+  silent?: boolean;
+  loss?: 'ce' | 'dlr';
+  eotIter?: number;
+  rho?: number;
+}
+
+export interface ApgdTOptions extends Omit<ApgdOptions, 'loss'> {
+  nTargetClasses?: number;
+}
+
+export const APGD_DEFAULTS = {
+  eps: MNIST_EPS,
+  norm: 'linf' as Norm,
+  steps: 100,
+  restarts: 1,
+  seed: 0,
+  loss: 'ce' as 'ce' | 'dlr',
+  nTargetClasses: 9,
+  eotIter: 1,
+  rho: 0.75,
+  momentum: 0.75,
+  initialStep: 2, // × ε
+  checkpoints: { first: 0.22, min: 0.06, decrease: 0.03 },
+} as const;
+
+interface RunConfig {
+  eps: number;
+  norm: Norm;
+  steps: number;
+  eotIter: number;
+  rho: number;
+}
+
+interface Counts {
+  forwards: number;
+  backwards: number;
+}
+
+/** x0 + ε·t/‖t‖ (t uniform in the cube for L∞, Gaussian for L2), clipped to the box. */
+function randomInit(x0: tf.Tensor2D, eps: number, norm: Norm, seed: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const shape = x0.shape;
+    const t =
+      norm === 'linf'
+        ? tf.randomUniform(shape, -1, 1, 'float32', seed)
+        : tf.randomNormal(shape, 0, 1, 'float32', seed);
+    const size = norm === 'linf' ? tf.max(tf.abs(t), 1, true) : tf.norm(t, 2, 1, true);
+    return tf.clipByValue(tf.add(x0, tf.mul(eps, tf.div(t, tf.add(size, 1e-12)))), 0, 1);
+  });
+}
+
+/** Loss per row (averaged over eotIter draws), its gradient in x, and the last draw's logits. */
+function lossAndGrad(
+  clf: Classifier,
+  x: tf.Tensor2D,
+  kind: LogitLoss,
+  y: Int32Array,
+  target: Int32Array | undefined,
+  eotIter: number,
+  counts: Counts,
+): { grad: tf.Tensor2D; loss: Float64Array; logits: Float32Array } {
+  const [m] = x.shape;
+  const k = clf.numClasses;
+  clf.prepare?.(x);
+  const loss = new Float64Array(m);
+  let logits = new Float32Array(0);
+  let grad: tf.Tensor2D | null = null;
+  for (let e = 0; e < eotIter; e++) {
+    const g = tf.tidy(() =>
+      tf.grad((xv: tf.Tensor) => {
+        const z = clf.logits(xv as tf.Tensor2D);
+        logits = Float32Array.from(z.dataSync() as Float32Array);
+        const l = logitLoss(kind, logits, m, k, y, target);
+        for (let i = 0; i < m; i++) loss[i] += l.loss[i] / eotIter;
+        // Σ dz·z has gradient Jᵀdz = ∂loss/∂x: one backward pass, the sort off the tape
+        return tf.sum(tf.mul(z, tf.tensor2d(l.dz, [m, k])));
+      })(x),
+    ) as tf.Tensor2D;
+    if (grad) {
+      const sum: tf.Tensor2D = tf.add(grad, g);
+      tf.dispose([grad, g]);
+      grad = sum;
+    } else grad = g;
+  }
+  if (eotIter > 1) {
+    const mean = tf.div(grad!, eotIter) as tf.Tensor2D;
+    grad!.dispose();
+    grad = mean;
+  }
+  counts.forwards += m * eotIter;
+  counts.backwards += m * eotIter;
+  return { grad: grad!, loss, logits };
+}
+
+/** One APGD run on `rows` examples; rows stop at their first misclassified iterate. */
+function apgdRun(
+  clf: Classifier,
+  x0: Float32Array,
+  y: Int32Array,
+  target: Int32Array | undefined,
+  kind: LogitLoss,
+  c: RunConfig,
+  seed: number,
+  counts: Counts,
+  bar: Progress,
+) {
+  const rows = y.length;
+  const d = clf.inputDim;
+  const k = clf.numClasses;
+  const { eps, norm, steps } = c;
+  const found = new Uint8Array(rows);
+  const xOut = new Float32Array(rows * d);
+  const iters = new Int32Array(rows).fill(steps);
+  const lossBest = new Float64Array(rows);
+  const lossSteps = new Float64Array(rows * steps); // zeros: the reference's loss_steps[-1]
+  const stepSize = new Float64Array(rows).fill(APGD_DEFAULTS.initialStep * eps);
+  const lossBestLast = new Float64Array(rows);
+  const reducedLast = new Uint8Array(rows).fill(1);
+  const cp = APGD_DEFAULTS.checkpoints;
+  const nIterMin = Math.max(Math.floor(cp.min * steps), 1);
+  const sizeDecr = Math.max(Math.floor(cp.decrease * steps), 1);
+  let period = Math.max(Math.floor(cp.first * steps), 1);
+  let counter = 0;
+
+  let active = Int32Array.from({ length: rows }, (_, i) => i);
+  let xt0 = tf.tensor2d(x0, [rows, d]);
+  let x = randomInit(xt0, eps, norm, seed);
+  let { grad, loss, logits } = lossAndGrad(clf, x, kind, y, target, c.eotIter, counts);
+  let xOld = tf.clone(x);
+  let xBest = tf.clone(x);
+  let gradBest = tf.clone(grad);
+  lossBest.set(loss);
+  lossBestLast.set(loss);
+  const sub = (a: Int32Array | undefined) => a && Int32Array.from(active, (r) => a[r]);
+  const where = (mask: boolean[], a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D =>
+    tf.tidy(() => tf.where(tf.tensor2d(mask, [mask.length, 1], 'bool'), a, b));
+  const replace = (old: tf.Tensor2D, next: tf.Tensor2D) => (old.dispose(), next);
+
+  /** Rows misclassified at the current iterate (after i updates) are done: drop them. */
+  const settle = (i: number) => {
+    const keep: number[] = [];
+    const done: number[] = [];
+    active.forEach((r, j) => (argmaxRow(logits, j, k) !== y[r] ? done : keep).push(j));
+    if (done.length === 0) return;
+    const xs = x.dataSync() as Float32Array;
+    for (const j of done) {
+      const r = active[j];
+      found[r] = 1;
+      iters[r] = i;
+      xOut.set(xs.subarray(j * d, (j + 1) * d), r * d);
+    }
+    const idx = tf.tensor1d(keep, 'int32');
+    [x, xOld, xBest, grad, gradBest, xt0] = [x, xOld, xBest, grad, gradBest, xt0].map((t) => {
+      const g = tf.gather(t, idx) as tf.Tensor2D;
+      t.dispose();
+      return g;
+    });
+    idx.dispose();
+    loss = Float64Array.from(keep, (j) => loss[j]);
+    active = Int32Array.from(keep, (j) => active[j]);
+  };
+
+  try {
+    settle(0);
+    for (let i = 0; i < steps && active.length > 0; i++) {
+      // Momentum step: z = P(x + η·dir(∇)), x ← P(x + a(z − x) + (1 − a)(x − x_prev)).
+      const a = i > 0 ? APGD_DEFAULTS.momentum : 1;
+      const eta = tf.tensor2d(
+        Float32Array.from(active, (r) => stepSize[r]),
+        [active.length, 1],
+      );
+      const xNew = tf.tidy(() => {
+        const z = projectToBall(
+          tf.add(x, tf.mul(eta, steepestDirection(grad, norm))),
+          xt0,
+          eps,
+          norm,
+        );
+        const mom = tf.add(tf.add(x, tf.mul(a, tf.sub(z, x))), tf.mul(1 - a, tf.sub(x, xOld)));
+        return projectToBall(mom as tf.Tensor2D, xt0, eps, norm);
+      });
+      eta.dispose();
+      xOld.dispose();
+      xOld = x;
+      x = xNew;
+      grad.dispose();
+      ({ grad, loss, logits } = lossAndGrad(clf, x, kind, sub(y)!, sub(target), c.eotIter, counts));
+      bar.tick(1);
+      settle(i + 1);
+      if (active.length === 0) break;
+
+      const improved = Array.from(active, (r, j) => {
+        lossSteps[r * steps + i] = loss[j];
+        if (!(loss[j] > lossBest[r])) return false;
+        lossBest[r] = loss[j];
+        return true;
+      });
+      if (improved.some(Boolean)) {
+        xBest = replace(xBest, where(improved, x, xBest));
+        gradBest = replace(gradBest, where(improved, grad, gradBest));
+      }
+      if (++counter === period) {
+        const halve = Array.from(active, (r) => {
+          let ups = 0;
+          for (let c5 = 0; c5 < period; c5++) {
+            const cur = i - c5;
+            const prev = (cur - 1 + steps) % steps; // -1 wraps to the (still zero) last slot
+            if (lossSteps[r * steps + cur] > lossSteps[r * steps + prev]) ups++;
+          }
+          const oscillating = ups <= period * c.rho;
+          const stalled = !reducedLast[r] && lossBestLast[r] >= lossBest[r];
+          const flag = oscillating || stalled;
+          reducedLast[r] = flag ? 1 : 0;
+          lossBestLast[r] = lossBest[r];
+          if (flag) stepSize[r] /= 2;
+          return flag;
+        });
+        if (halve.some(Boolean)) {
+          x = replace(x, where(halve, xBest, x));
+          grad = replace(grad, where(halve, gradBest, grad));
+        }
+        period = Math.max(period - sizeDecr, nIterMin);
+        counter = 0;
+      }
+    }
+    // Failures: their best-loss point.
+    if (active.length) {
+      const xb = xBest.dataSync() as Float32Array;
+      active.forEach((r, j) => xOut.set(xb.subarray(j * d, (j + 1) * d), r * d));
+    }
+  } finally {
+    tf.dispose([x, xOld, xBest, grad, gradBest, xt0]);
+  }
+  return { found, xOut, iters, lossBest };
+}
+
+function resolve(
+  clf: Classifier,
+  x0: Float32Array,
+  n: number,
+  labels: Int32Array,
+  o: ApgdTOptions,
+) {
+  const D = APGD_DEFAULTS;
+  const norm = o.norm ?? D.norm;
+  const c: RunConfig & { restarts: number; seed: number } = {
+    eps: o.eps ?? D.eps[norm] ?? NaN,
+    norm,
+    steps: o.steps ?? D.steps,
+    eotIter: o.eotIter ?? D.eotIter,
+    rho: o.rho ?? D.rho,
+    restarts: o.restarts ?? D.restarts,
+    seed: o.seed ?? D.seed,
+  };
+  checkBoundedInputs(clf, x0, n, labels, c);
+  if (!Number.isFinite(c.eps)) throw new RangeError(`eps must be finite (got ${c.eps})`);
+  if (!Number.isInteger(c.eotIter) || c.eotIter < 1)
+    throw new RangeError(`eotIter must be an integer ≥ 1 (got ${c.eotIter})`);
+  if (!(c.rho >= 0 && c.rho <= 1)) throw new RangeError(`rho must be in [0, 1] (got ${c.rho})`);
+  return c;
+}
+
+/**
+ * Shared driver: runs `runs` (restarts, or targets × restarts) in turn, each on the examples
+ * still robust; keeps each example's first adversarial point, else its highest-loss point.
+ */
+function drive(
+  clf: Classifier,
+  x0: Float32Array,
+  n: number,
+  labels: Int32Array,
+  c: ReturnType<typeof resolve>,
+  kind: LogitLoss,
+  runs: { tag: string; target?: (i: number) => number }[],
+  label: string,
+  silent?: boolean,
+): AttackResult {
+  const d = clf.inputDim;
+  const counts: Counts = { forwards: 0, backwards: 0 };
+  const clean = hostPredict(clf, x0, n);
+  counts.forwards += n;
+  const xAdv = Float32Array.from(x0.subarray(0, n * d));
+  const success = Uint8Array.from({ length: n }, (_, i) => (clean.labels[i] !== labels[i] ? 1 : 0));
+  const steps = new Int32Array(n);
+  const bestLoss = new Float64Array(n).fill(-Infinity);
+  const bar = new Progress({ label, total: runs.length * c.steps, unit: 'step', silent });
+  try {
+    runs.forEach((run, q) => {
+      const idx = Array.from({ length: n }, (_, i) => i).filter((i) => !success[i]);
+      if (idx.length === 0) return;
+      const xs = new Float32Array(idx.length * d);
+      idx.forEach((i, j) => xs.set(x0.subarray(i * d, (i + 1) * d), j * d));
+      const y = Int32Array.from(idx, (i) => labels[i]);
+      const target = run.target && Int32Array.from(idx, (i) => run.target!(i));
+      const seed = deriveSeed(c.seed, `${label}:${run.tag}`);
+      const out = apgdRun(clf, xs, y, target, kind, c, seed, counts, bar);
+      idx.forEach((i, j) => {
+        steps[i] += out.iters[j];
+        if (out.found[j] || out.lossBest[j] > bestLoss[i]) {
+          xAdv.set(out.xOut.subarray(j * d, (j + 1) * d), i * d);
+          bestLoss[i] = out.lossBest[j];
+          success[i] = out.found[j];
+        }
+      });
+      bar.set((q + 1) * c.steps, `robust ${n - success.reduce((s, v) => s + v, 0)}/${n}`);
+    });
+  } finally {
+    bar.finish();
+  }
+  return finishResult(clf, xAdv, n, labels, success, steps, counts.forwards, counts.backwards);
+}
+
+/** APGD-CE (default) or APGD-DLR, untargeted. */
+export function apgd(
+  clf: Classifier,
+  x0: Float32Array,
+  n: number,
+  labels: Int32Array,
+  o: ApgdOptions = {},
+): AttackResult {
+  const c = resolve(clf, x0, n, labels, o);
+  const kind = o.loss ?? APGD_DEFAULTS.loss;
+  if (kind !== 'ce' && kind !== 'dlr') throw new RangeError(`unknown APGD loss '${kind}'`);
+  if (kind === 'dlr' && clf.numClasses < 3) throw new RangeError('the DLR loss needs ≥ 3 classes');
+  const runs = Array.from({ length: c.restarts }, (_, r) => ({ tag: `restart${r}` }));
+  return drive(clf, x0, n, labels, c, kind, runs, `apgd-${kind}`, o.silent);
+}
+
+/** APGD-T: targeted DLR towards the 2nd, 3rd, … highest clean logit in turn. */
+export function apgdT(
+  clf: Classifier,
+  x0: Float32Array,
+  n: number,
+  labels: Int32Array,
+  o: ApgdTOptions = {},
+): AttackResult {
+  const c = resolve(clf, x0, n, labels, o);
+  const nT = o.nTargetClasses ?? APGD_DEFAULTS.nTargetClasses;
+  const k = clf.numClasses;
+  if (k < 4) throw new RangeError('the targeted DLR loss needs ≥ 4 classes');
+  if (!Number.isInteger(nT) || nT < 1 || nT > k - 1)
+    throw new RangeError(`nTargetClasses must be an integer in [1, ${k - 1}] (got ${nT})`);
+  const clean = hostPredict(clf, x0, n).logits;
+  const ranked = Array.from({ length: n }, (_, i) => sortedClasses(clean, i, k));
+  const runs: { tag: string; target: (i: number) => number }[] = [];
+  for (let t = 2; t <= nT + 1; t++)
+    for (let r = 0; r < c.restarts; r++)
+      runs.push({ tag: `target${t}:restart${r}`, target: (i) => ranked[i][t - 1] });
+  const res = drive(clf, x0, n, labels, c, 'dlr-targeted', runs, 'apgd-t', o.silent);
+  res.forwards = (res.forwards ?? 0) + n;
+  return res;
+}
+
+/** @internal The EOT loss-and-gradient step, exported for its test. */
+export const lossAndGradForTest = lossAndGrad;
