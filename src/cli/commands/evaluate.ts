@@ -47,23 +47,28 @@ options:
 common: --json --quiet --backend --data-dir --help`;
 
 export async function run(argv: string[]): Promise<void> {
-  const { values: v } = parse(argv, {
-    model: { type: 'string' },
-    norm: { type: 'string' },
-    eps: { type: 'string' },
-    attacks: { type: 'string' },
-    n: { type: 'string' },
-    curve: { type: 'string' },
-    seed: { type: 'string' },
-    'save-adversarials': { type: 'string' },
-    out: { type: 'string' },
-    projection: { type: 'string' },
-    eot: { type: 'string' },
-    draws: { type: 'string' },
-    spectral: { type: 'string' },
-    'transfer-from': { type: 'string' },
-    'check-subset': { type: 'string' },
-  });
+  const { values: v } = parse(
+    argv,
+    {
+      model: { type: 'string' },
+      norm: { type: 'string' },
+      eps: { type: 'string' },
+      attacks: { type: 'string' },
+      n: { type: 'string' },
+      curve: { type: 'string' },
+      seed: { type: 'string' },
+      'save-adversarials': { type: 'string' },
+      out: { type: 'string' },
+      projection: { type: 'string' },
+      eot: { type: 'string' },
+      draws: { type: 'string' },
+      spectral: { type: 'string' },
+      'transfer-from': { type: 'string' },
+      'check-subset': { type: 'string' },
+    },
+    false,
+    'evaluate',
+  );
   if (helpRequested(v, HELP)) return;
   const modelDir = requireOpt('model', v.model);
   const norm = choiceOpt('norm', v.norm, NORMS, 'linf');
