@@ -56,6 +56,8 @@ export interface ReproduceOptions {
   queue?: { url: string; attempts?: number };
   /** Run only these stages (names, prefixes or kinds) and their inputs; no report then. */
   only?: string[];
+  /** Called once the run directory is locked, before any stage runs (the CLI's banner). */
+  onStart?: () => void;
 }
 
 /** The stages matching any of `only` (name, prefix or kind) and everything they depend on. */
@@ -93,6 +95,7 @@ export async function reproduce(o: ReproduceOptions) {
   // One process at a time in a run directory; released on exit, a dead owner's lock is stale.
   const lock = acquireRunLock(out, { log: o.log });
   try {
+    o.onStart?.();
     return await reproduceLocked(o, out, graph, stages, seeds, dataDir, t0);
   } finally {
     lock.release();

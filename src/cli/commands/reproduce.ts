@@ -126,12 +126,13 @@ export async function run(argv: string[]): Promise<void> {
   const backend = await initBackend({ backend: v.backend });
   const workers = v.workers ?? MAX_WORKERS;
   const say = v.quiet ? undefined : (l: string) => process.stderr.write(l + '\n');
-  say?.(
-    `robustlab reproduce: preset ${preset.name}, ${datasets.join(' + ')}, out ${out}, ` +
-      `${queue ? `queue ${maskedUrl(queue.url)}` : `${workers} worker${workers === 1 ? '' : 's'}`}, ` +
-      `seeds ${(seeds ?? preset.seeds).join(',')}, compute ${backend}` +
-      `${isNativeMatmulInstalled(backend) ? ' + native OpenBLAS' : ''}`,
-  );
+  const banner = () =>
+    say?.(
+      `robustlab reproduce: preset ${preset.name}, ${datasets.join(' + ')}, out ${out}, ` +
+        `${queue ? `queue ${maskedUrl(queue.url)}` : `${workers} worker${workers === 1 ? '' : 's'}`}, ` +
+        `seeds ${(seeds ?? preset.seeds).join(',')}, compute ${backend}` +
+        `${isNativeMatmulInstalled(backend) ? ' + native OpenBLAS' : ''}`,
+    );
   const onInterrupt = () => {
     process.stderr.write(
       `\nrobustlab: interrupted; finished stages are kept in ${out}. Resume with the same command: robustlab reproduce ${argv.join(' ')}\n`,
@@ -153,6 +154,7 @@ export async function run(argv: string[]): Promise<void> {
       live: !!process.stderr.isTTY && !v.quiet,
       queue,
       only: v.stages.length ? v.stages : undefined,
+      onStart: banner,
     });
     output(v.json, { command: 'reproduce', ...r }, () =>
       [
