@@ -11,6 +11,9 @@
  * misclassified iterate; APGD-CE with 100 iterations, 1 restart, ρ = 0.75. The random draws
  * differ (tfjs vs torch generators), so per-example verdicts may differ on a few borderline
  * points; the per-example disagreement count is printed beside the accuracies.
+ * PyTorch runs twice: float64 (asserted: like robustlab's losses, whose logit gradient is formed
+ * in float64 on the host, it keeps the true-class term of the CE gradient on very confident
+ * points) and float32 (the reference's precision, shown for comparison).
  * The model: `robustlab train classifier --dataset mnist --arch LRL --out runs/crosscheck/mnist-image-LRL-s0`.
  */
 import { spawnSync } from 'node:child_process';
@@ -124,31 +127,9 @@ clf.dispose();
 const python = findTorchPython();
 if (!python)
   fail('PyTorch not found (python3 -c "import torch" failed); apt-get install python3-torch');
-log(`PyTorch (${python} bench/pytorch_crosscheck.py)...`);
-const r = spawnSync(
-  python!,
-  [
-    'bench/pytorch_crosscheck.py',
-    '--model',
-    modelDir,
-    '--data-dir',
-    dataDir,
-    '--n',
-    String(n),
-    '--eps',
-    epsList.join(','),
-    '--pgd-steps',
-    String(steps),
-    '--apgd-steps',
-    String(steps),
-    '--seed',
-    String(seed),
-  ],
-  { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, TORCH_THREADS: '1' } },
-);
-if (r.status !== 0) fail(`the PyTorch cross-check failed: ${r.stderr.trim().split('\n').at(-1)}`);
-const theirs = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
+interface TorchSide {
   torch: string;
+  dtype: string;
   clean: number;
   results: {
     eps: number;
@@ -157,18 +138,41 @@ const theirs = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
     pgd_flags: string;
     apgd_ce_flags: string;
   }[];
-};
+}
+function runPytorch(dtype: 'float32' | 'float64'): TorchSide {
+  log(`PyTorch, ${dtype} (${python} bench/pytorch_crosscheck.py --dtype ${dtype})...`);
+  const r = spawnSync(
+    python!,
+    [
+      'bench/pytorch_crosscheck.py',
+      ...['--model', modelDir, '--data-dir', dataDir, '--n', String(n), '--eps', epsList.join(',')],
+      ...['--pgd-steps', String(steps), '--apgd-steps', String(steps), '--seed', String(seed)],
+      ...['--dtype', dtype],
+    ],
+    { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, TORCH_THREADS: '1' } },
+  );
+  if (r.status !== 0) fail(`the PyTorch cross-check failed: ${r.stderr.trim().split('\n').at(-1)}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as TorchSide;
+}
+// The assertion is against float64 PyTorch: robustlab's losses form the logit gradient on the
+// host in float64 (exact even when p_true rounds to 1 in float32), so float64 PyTorch is the
+// like-for-like computation; float32 PyTorch (the reference's own precision) is shown beside.
+const against = runPytorch('float64');
+const f32 = runPytorch('float32');
 
 const differ = (a: Uint8Array, b: string) =>
   a.reduce((s, v, i) => s + (v !== Number(b[i]) ? 1 : 0), 0);
+const fmtDelta = (d: number) => (d + 0).toFixed(1).replace(/^-0\.0$/, '0.0');
 const rows = ours.map((o, k) => {
-  const t = theirs.results[k];
+  const t = against.results[k];
+  const t32 = f32.results[k];
   const p = mean(o.pgd);
   const a = mean(o.apgd);
   return {
     eps: o.eps,
     robustlab: { pgd: p, apgdCe: a },
-    pytorch: { pgd: t.pgd, apgdCe: t.apgd_ce },
+    pytorchFloat64: { pgd: t.pgd, apgdCe: t.apgd_ce },
+    pytorchFloat32: { pgd: t32.pgd, apgdCe: t32.apgd_ce },
     deltaPoints: { pgd: 100 * (p - t.pgd), apgdCe: 100 * (a - t.apgd_ce) },
     perExampleDisagreements: {
       pgd: differ(o.pgd, t.pgd_flags),
@@ -184,42 +188,46 @@ const ok = rows.every(
 );
 const pct = (v: number) => (100 * v).toFixed(1) + '%';
 log(
-  `\n## Cross-check: robust accuracy (L∞, ${n} MNIST test points, ${modelDir}), robustlab vs PyTorch ${theirs.torch}\n`,
+  `\n## Cross-check: robust accuracy (L∞, ${n} MNIST test points, ${modelDir}), robustlab vs PyTorch ${against.torch}; Δ and 'differ' (per-point verdicts) against PyTorch float64\n`,
 );
 log(
   table(
     [
       'ε',
       'PGD robustlab',
-      'PGD PyTorch',
+      'PyTorch f64',
       'Δ points',
       'differ',
+      'PyTorch f32',
       'APGD-CE robustlab',
-      'APGD-CE PyTorch',
+      'PyTorch f64',
       'Δ points',
       'differ',
+      'PyTorch f32',
     ],
     rows.map((w) => [
       String(w.eps),
       pct(w.robustlab.pgd),
-      pct(w.pytorch.pgd),
-      (w.deltaPoints.pgd + 0).toFixed(1).replace(/^-0\.0$/, '0.0'),
+      pct(w.pytorchFloat64.pgd),
+      fmtDelta(w.deltaPoints.pgd),
       String(w.perExampleDisagreements.pgd),
+      pct(w.pytorchFloat32.pgd),
       pct(w.robustlab.apgdCe),
-      pct(w.pytorch.apgdCe),
-      (w.deltaPoints.apgdCe + 0).toFixed(1).replace(/^-0\.0$/, '0.0'),
+      pct(w.pytorchFloat64.apgdCe),
+      fmtDelta(w.deltaPoints.apgdCe),
       String(w.perExampleDisagreements.apgdCe),
+      pct(w.pytorchFloat32.apgdCe),
     ]),
   ),
 );
 log(
-  `\nclean accuracy: robustlab ${pct(mean(cleanCorrect))}, PyTorch ${pct(theirs.clean)}; ` +
+  `\nclean accuracy: robustlab ${pct(mean(cleanCorrect))}, PyTorch ${pct(against.clean)}; ` +
     `${ok ? 'AGREE' : 'DISAGREE'}: every |Δ| ${ok ? '≤' : 'not ≤'} ${100 * tolerance} point(s)`,
 );
 if (values.json)
   console.log(
     JSON.stringify(
-      { model: modelDir, n, tolerance, agree: ok, rows, torch: theirs.torch },
+      { model: modelDir, n, tolerance, agree: ok, rows, torch: against.torch },
       null,
       2,
     ),

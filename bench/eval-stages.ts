@@ -8,10 +8,9 @@
  * so that PyTorch loads the very same weights; reused while it exists.
  */
 import { existsSync } from 'node:fs';
-import { apgd, apgdT } from '../src/attacks/apgd.js';
-import { fab } from '../src/attacks/fab.js';
+import { apgd } from '../src/attacks/apgd.js';
 import { square } from '../src/attacks/square.js';
-import { autoAttack, type AutoAttackLibrary } from '../src/evaluation/autoattack.js';
+import { autoAttack } from '../src/evaluation/autoattack.js';
 import { AUTOATTACK_LIBRARY } from '../src/evaluation/registry.js';
 import type { AttackResult } from '../src/attacks/base.js';
 import { pgd } from '../src/attacks/pgd.js';
@@ -31,14 +30,6 @@ export interface EvalStage {
   queries?: number;
   seed: number;
 }
-
-/** The cascade's attacks: the registry's binding once it has one, else the same functions. */
-const AUTOATTACK_LIB: AutoAttackLibrary = (AUTOATTACK_LIBRARY as AutoAttackLibrary | null) ?? {
-  apgd,
-  apgdT,
-  fab,
-  square,
-};
 
 export const EVAL_MODEL_DIR = 'bench/results/eval-model-mnist-LRL';
 export const EVAL_MODEL_EPOCHS = 10;
@@ -116,7 +107,7 @@ export function evalWorkloads(
         r = apgd(clf, x, n, y, { ...o, steps: st.steps, restarts: st.restarts });
       else if (st.attack === 'square') r = square(clf, x, n, y, { ...o, steps: st.queries });
       else {
-        robust[st.name] = autoAttack(clf, x, y, n, AUTOATTACK_LIB, o).robustAccuracy;
+        robust[st.name] = autoAttack(clf, x, y, n, AUTOATTACK_LIBRARY, o).robustAccuracy;
         return 0;
       }
       // robust = the returned point keeps the true label (failures and clean errors alike)

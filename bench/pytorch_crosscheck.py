@@ -4,13 +4,19 @@ Loads a robustlab model directory (parsing the tfjs Layers JSON and the float32 
 hand), takes the first N MNIST test points from the gzipped IDX files, and runs PGD L∞ and
 APGD-CE (bench/torch_eval.py: our own PyTorch code; APGD follows fra31/auto-attack's
 autopgd_base.py step for step) at each ε. Prints one JSON object on stdout:
-  {"torch", "n", "clean", "results": [{"eps", "pgd", "apgd_ce", "pgd_flags", "apgd_ce_flags"}],
+  {"torch", "dtype", "n", "clean", "results": [{"eps", "pgd", "apgd_ce", "pgd_flags", "apgd_ce_flags"}],
    "settings", "seconds"}
 accuracies in [0, 1]; *_flags a string of 0/1 per point, 1 = still robust.
 
 Usage: /usr/bin/python3 bench/pytorch_crosscheck.py --model DIR [--data-dir D] [--n 1000]
          [--eps 0.3,0.1] [--pgd-steps 100] [--pgd-step-size S] [--pgd-restarts 1]
-         [--apgd-steps 100] [--apgd-restarts 1] [--seed 0]
+         [--apgd-steps 100] [--apgd-restarts 1] [--seed 0] [--dtype float32|float64]
+
+float32 is the precision the reference (and robustlab's model) computes in. In float32 the
+cross-entropy gradient of a point classified with a logit margin above ~17 loses its true-class
+term (p_y rounds to 1, so p_y − 1 = 0): the step then only raises the other logits. robustlab
+forms that term on the host in float64 (as −Σ_{j≠y} p_j); --dtype float64 gives PyTorch the
+same exact gradient, which is the like-for-like comparison.
 """
 import argparse
 import json
@@ -41,6 +47,12 @@ def main():
     ap.add_argument("--apgd-steps", type=int, default=100)
     ap.add_argument("--apgd-restarts", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        default="float32",
+        help="float64: weights and inputs in double precision (no float32 saturation of the CE gradient)",
+    )
     a = ap.parse_args()
     torch.set_num_threads(int(THREADS))
 
@@ -50,6 +62,9 @@ def main():
     except (OSError, ValueError, KeyError) as e:
         print(f"pytorch_crosscheck: {e}", file=sys.stderr)
         sys.exit(2)
+    if a.dtype == "float64":
+        # the weights are float32 values; float64 only removes rounding from the arithmetic
+        model, x = model.double(), x.double()
     t0 = time.perf_counter()
     clean = (predict(model, x) == y).float().mean().item()
     flags = lambda r: "".join("1" if v else "0" for v in r.tolist())  # noqa: E731
@@ -74,6 +89,7 @@ def main():
         )
     out = {
         "torch": torch.__version__,
+        "dtype": a.dtype,
         "n": a.n,
         "clean": clean,
         "results": results,

@@ -311,6 +311,7 @@ function resolve(
     seed: o.seed ?? D.seed,
   };
   checkBoundedInputs(clf, x0, n, labels, c);
+  if (!Number.isFinite(c.eps)) throw new RangeError(`eps must be finite (got ${c.eps})`);
   if (!Number.isInteger(c.eotIter) || c.eotIter < 1)
     throw new RangeError(`eotIter must be an integer ≥ 1 (got ${c.eotIter})`);
   if (!(c.rho >= 0 && c.rho <= 1)) throw new RangeError(`rho must be in [0, 1] (got ${c.rho})`);

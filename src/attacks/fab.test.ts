@@ -13,7 +13,7 @@ import {
 import { Generator, trainGenerator } from '../latent/generators.js';
 import { LatentPipelineClassifier } from '../latent/pipeline.js';
 import { MlpClassifier, predict } from '../models/classifier.js';
-import { testBackend } from '../testing/fixtures.js';
+import { testBackend, yieldToEventLoop } from '../testing/fixtures.js';
 import { Rng } from '../util/rng.js';
 import { boxedHyperplaneProjection, fab } from './fab.js';
 
@@ -84,7 +84,7 @@ describe('boxedHyperplaneProjection', () => {
 describe('FAB on a linear MNIST classifier', () => {
   for (const norm of ['linf', 'l2'] as const) {
     it(`${norm}: FAB-T never beats the exact minimum and lands within 5% of it`, () => {
-      const pts = correctPoints(linear, data, 8);
+      const pts = correctPoints(linear, data, 6);
       const m = affine(linear);
       const r = fab(linear, pts.x, pts.n, pts.y, { norm, silent: true });
       const ratios: number[] = [];
@@ -104,11 +104,12 @@ describe('FAB on a linear MNIST classifier', () => {
     });
   }
 
-  it('untargeted FAB, and the finite-ε (AutoAttack) mode: success exactly above the minimum', () => {
+  it('untargeted FAB, and the finite-ε (AutoAttack) mode: success exactly above the minimum', async () => {
     const pts = correctPoints(linear, data, 4, 20);
     const m = affine(linear);
     const u = fab(linear, pts.x, pts.n, pts.y, { norm: 'l2', targeted: false, silent: true });
     for (let e = 0; e < pts.n; e++) {
+      await yieldToEventLoop(); // long synchronous work starves vitest's worker RPC
       const exact = boxedMin(m, pts.x, e, pts.y[e], 'l2');
       const dist = rowDist(u.xAdv, pts.x, e, 784, 'l2');
       expect(dist).toBeGreaterThanOrEqual(exact * (1 - 1e-4));

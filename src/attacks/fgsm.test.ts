@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { predict } from '../models/classifier.js';
-import { testBackend } from '../testing/fixtures.js';
+import { testBackend, yieldToEventLoop } from '../testing/fixtures.js';
 import {
   exactLinfBoxed,
   linearMnist,
@@ -22,6 +22,8 @@ beforeAll(async () => {
   P = F.points(24);
   linf = Array.from({ length: P.n }, (_, e) => exactLinfBoxed(F.affine, P.x, e, P.y[e]));
 });
+// long synchronous attacks: let vitest's worker RPC through between tests
+afterEach(yieldToEventLoop);
 
 /** Every xAdv in [0,1] and within ε (relative 1e-5); success ⇔ really misclassified. */
 function checkFeasible(r: AttackResult, eps: number, norm: Norm) {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset } from '../data/node-io.js';
 import { computeCodes } from '../latent/codes.js';
 import { Generator, trainGenerator } from '../latent/generators.js';
@@ -52,6 +52,8 @@ beforeAll(async () => {
   picked.forEach((i, k) => x.set(ds.test.images.subarray(i * 784, (i + 1) * 784), k * 784));
   y = Int32Array.from(picked, (i) => ds.test.labels[i]);
 });
+// long synchronous attacks: let vitest's worker RPC through between tests
+afterEach(yieldToEventLoop);
 afterAll(() => {
   head.dispose();
   gen.dispose();

@@ -335,6 +335,7 @@ export function square(
   if (o.steps !== undefined && o.queries !== undefined && o.steps !== o.queries)
     throw new RangeError(`steps (${o.steps}) and queries (${o.queries}) disagree`);
   checkBoundedInputs(clf, x0, n, labels, c);
+  if (!Number.isFinite(c.eps)) throw new RangeError(`eps must be finite (got ${c.eps})`);
   if (!(c.pInit > 0 && c.pInit <= 1))
     throw new RangeError(`pInit must be in (0, 1] (got ${c.pInit})`);
   const seed = o.seed ?? D.seed;

@@ -183,6 +183,20 @@ describe('host kernels', () => {
     tf.dispose([l, y, w, bad, fused.value, fused.grad, ref.value, ref.grad]);
   });
 
+  it('fused softmax cross-entropy keeps the true-class gradient on a confident row', () => {
+    // margin 30: p_y = 1 − ~e⁻³⁰ rounds to 1 in float32, but ∂/∂l_y = −Σ_{j≠y} p_j ≠ 0
+    const l = tf.tensor2d([30, 0, 0, -5], [1, 4]);
+    const y = tf.tensor1d([0], 'int32');
+    const g = tf.grad((t: tf.Tensor) => tf.sum(softmaxCrossEntropyRows(t as tf.Tensor2D, y)))(l);
+    const gv = g.dataSync();
+    const others = [0, 0, -5].map((v) => Math.exp(v - 30));
+    const want = -others.reduce((a, b) => a + b, 0);
+    expect(gv[0]).toBeLessThan(0);
+    expect(Math.abs(gv[0] / want - 1)).toBeLessThan(1e-5);
+    expect(Math.abs(gv[1] / others[0] - 1)).toBeLessThan(1e-5);
+    tf.dispose([l, y, g]);
+  });
+
   it('fused BCE equals softplus(l) − x·l summed, with the same gradient', () => {
     if (!hasFusedBce()) return; // wasm with the native addon only
     const n = 64;

@@ -337,13 +337,18 @@ export function softmaxCeRows(
     let max = -Infinity;
     for (let j = 0; j < cols; j++) if (l[o + j] > max) max = l[o + j];
     let sum = 0;
+    let others = 0;
     for (let j = 0; j < cols; j++) {
       const e = Math.exp(l[o + j] - max);
       grad[o + j] = e;
       sum += e;
+      if (j !== yi) others += e;
     }
     for (let j = 0; j < cols; j++) grad[o + j] /= sum;
-    grad[o + yi] -= 1;
+    // p_y − 1 as −Σ_{j≠y} p_j in float64: on a confident row p_y rounds to 1 in float32 and the
+    // true-class term of the gradient would vanish (an attack's step then only raises the
+    // other logits; found by the PyTorch float64 cross-check, bench/crosscheck.ts)
+    grad[o + yi] = -others / sum;
     loss[i] = Math.log(sum) + max - l[o + yi];
   }
 }
