@@ -268,6 +268,12 @@ function studyTable(runPath: string, dir: string): void {
   };
   // Several PyTorch files (e.g. one process per dataset, run side by side): stage seconds add
   // up; the wall clock is the longest (they ran at once).
+  // Stage names carry their seed (`.../seed0`); PyTorch's script runs one seed: compare seed 0.
+  run.timings = Object.fromEntries(
+    Object.entries(run.timings)
+      .filter(([k]) => !/\/seed\d+$/.test(k) || k.endsWith('/seed0'))
+      .map(([k, v]) => [k.replace(/\/seed0$/, ''), v]),
+  );
   const py = files.map((f) => JSON.parse(readFileSync(`${dir}/${f}`, 'utf8')));
   const pySec: Record<string, number> = Object.assign({}, ...py.map((p) => p.seconds));
   const pyWall = Math.max(...py.map((p) => p.wall as number));

@@ -96,6 +96,15 @@ describe('robustlab CLI', () => {
       /--fractions must be a comma list of numbers in \[0, 1\]/,
     );
     expectOneLineError(
+      await cli('reproduce', '--seeds', '0,x'),
+      /--seeds must be a comma-separated/,
+    );
+    expectOneLineError(await cli('reproduce', '--seeds', '1,1'), /--seeds has a repeated seed/);
+    expectOneLineError(
+      await cli('reproduce', '--optimizer', 'lbfgs'),
+      /--optimizer must be one of: ngd, sgd, adam/,
+    );
+    expectOneLineError(
       await cli('reproduce', '--preset', 'huge'),
       /--preset must be one of: paper, quick, smoke \(got 'huge'\)/,
     );

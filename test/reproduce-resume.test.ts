@@ -96,4 +96,21 @@ describe('reproduce resumes after a kill', () => {
     expect(comparable(run)).toEqual(comparable(ref));
     // Three reproduce runs in child processes: its own budget, for a loaded machine.
   }, 900_000);
+
+  it('a rerun with everything cached keeps the recorded timings and memory', async () => {
+    const ref = join(tmp, 'ref');
+    const before = JSON.parse(readFileSync(join(ref, 'results.json'), 'utf8'));
+    const again = await runNode(args(ref), { cwd: REPO_ROOT });
+    expect(again.code, again.err).toBe(0);
+    expect(JSON.parse(again.out).computed).toEqual([]);
+    const after = JSON.parse(readFileSync(join(ref, 'results.json'), 'utf8'));
+    expect(after.computedStages).toBe(0);
+    // The wall time and memory are those of the run that computed the stages, not this one.
+    expect(after.timings).toEqual(before.timings);
+    expect(after.wallSeconds).toBe(before.wallSeconds);
+    expect(after.peakRssMiB).toBe(before.peakRssMiB);
+    expect(after.totalStageSeconds).toBe(before.totalStageSeconds);
+    expect(after.wallClockRuns).toEqual(before.wallClockRuns);
+    expect(after.computePaths.length).toBeGreaterThan(0);
+  }, 300_000);
 });

@@ -336,6 +336,8 @@ describe('robustnessSummary', () => {
     expect(s.robustness).toBeCloseTo((0.5 / 5 + 1 / 1) / 2);
     expect(s.meanL2).toBeCloseTo(0.75);
     expect(s.meanSteps).toBe(5);
+    // sd of {0.1, 1}: |1 − 0.1| / √2
+    expect(s.robustnessSd).toBeCloseTo(0.9 / Math.SQRT2, 6);
     expect(robustnessSummary(x0, { ...r, success: new Uint8Array(3) }).robustness).toBeNaN();
   });
 });

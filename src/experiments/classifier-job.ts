@@ -29,6 +29,9 @@ export interface TrainClassifierResult {
   hidden: number;
   trainAccuracy: number;
   testAccuracy: number;
+  /** Examples the accuracies are counted on (for their binomial intervals). */
+  trainN?: number;
+  testN?: number;
   seconds: number;
   secondsPerEpoch: number;
   losses: number[];
@@ -64,6 +67,8 @@ export async function runTrainClassifier(job: TrainClassifierJob): Promise<Train
       hidden,
       trainAccuracy: train.accuracy,
       testAccuracy: test.accuracy,
+      trainN: data.train.n,
+      testN: data.test.n,
       seconds,
       secondsPerEpoch: job.epochs ? seconds / job.epochs : 0,
       losses,

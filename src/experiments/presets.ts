@@ -7,8 +7,16 @@ export interface Preset {
   latentEpochs: number;
   generatorEpochs: number;
   projectionSteps: number;
+  /** Seeds to run every seed-dependent stage with (`reproduce --seeds` overrides). */
+  seeds: number[];
+  /**
+   * Attacked images per cell (each × the 9 other classes as goals: 20 → the study's 180
+   * attacked examples per classifier).
+   */
   attackCount: number;
   attackMaxSteps: number;
+  /** The attack's optimiser (default: the attack's, normalised gradient descent). */
+  attackOptimizer?: 'ngd' | 'sgd' | 'adam';
   fractions: number[];
   reattackCount: number;
   hidden: number;
@@ -28,6 +36,7 @@ export const PRESETS: Record<string, Preset> = {
     latentEpochs: 150,
     generatorEpochs: 30,
     projectionSteps: 500,
+    seeds: [0, 1, 2],
     attackCount: 20,
     attackMaxSteps: 1000,
     fractions: range(0, 0.05, 0.95),
@@ -43,6 +52,7 @@ export const PRESETS: Record<string, Preset> = {
     latentEpochs: 30,
     generatorEpochs: 8,
     projectionSteps: 100,
+    seeds: [0],
     attackCount: 4,
     attackMaxSteps: 500,
     fractions: range(0, 0.1, 0.9),
@@ -58,10 +68,28 @@ export const PRESETS: Record<string, Preset> = {
     latentEpochs: 3,
     generatorEpochs: 1,
     projectionSteps: 10,
+    seeds: [0],
     attackCount: 1,
     attackMaxSteps: 100,
     fractions: [0, 0.4],
     reattackCount: 0,
     hidden: 32,
+  },
+  // Tinier still: the whole graph in well under a minute of CPU, for the job-queue tests
+  // (several runs, several processes). Numbers mean nothing; equality between runs does.
+  tiny: {
+    name: 'tiny',
+    limitTrain: 300,
+    limitTest: 100,
+    imageEpochs: 1,
+    latentEpochs: 2,
+    generatorEpochs: 1,
+    projectionSteps: 5,
+    seeds: [0],
+    attackCount: 1,
+    attackMaxSteps: 5,
+    fractions: [0, 0.4],
+    reattackCount: 0,
+    hidden: 16,
   },
 };

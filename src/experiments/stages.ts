@@ -17,6 +17,8 @@ import { runAttackJob } from './attack-job.js';
 import { transferAccuracy } from './transfer-job.js';
 import { runSvdJob } from './svd-job.js';
 import type { Preset } from './presets.js';
+import * as tf from '@tensorflow/tfjs';
+import { nativeMatmulStatus } from '../backend/native-matmul.js';
 import { RobustlabError } from '../data/errors.js';
 import { TARGETED_CE_L2_DEFAULTS, type TargetedCeL2Options } from '../attacks/targeted-ce-l2.js';
 
@@ -44,12 +46,45 @@ export interface RunContext {
   seed: number;
 }
 
-export function buildGraph(datasets: DatasetName[], p: Preset, seed: number): StageDef[] {
+/** The name of a stage of one seed: every stage of the study is trained or sampled per seed. */
+export function seedStageName(base: string, seed: number): string {
+  return `${base}/seed${seed}`;
+}
+
+/** A stage name without its seed suffix, and the seed (null when the name has none). */
+export function splitStageName(name: string): { base: string; seed: number | null } {
+  const m = /^(.*)\/seed(\d+)$/.exec(name);
+  return m ? { base: m[1], seed: Number(m[2]) } : { base: name, seed: null };
+}
+
+/**
+ * The study's graph for every seed. The datasets (fixed splits) are the same for all seeds and
+ * loaded by each stage; every stage that trains or samples (generators, projections' random
+ * starts, classifiers, attack example choice, re-attacks) runs once per seed, under a name and
+ * key that carry the seed.
+ */
+export function buildGraph(
+  datasets: DatasetName[],
+  p: Preset,
+  seeds: number | number[],
+): StageDef[] {
+  const all = typeof seeds === 'number' ? [seeds] : seeds;
+  return all.flatMap((seed) =>
+    buildSeedGraph(datasets, p, seed).map((d) => ({
+      ...d,
+      name: seedStageName(d.name, seed),
+      deps: d.deps.map((x) => seedStageName(x, seed)),
+    })),
+  );
+}
+
+function buildSeedGraph(datasets: DatasetName[], p: Preset, seed: number): StageDef[] {
   const g: StageDef[] = [];
   const data = { limitTrain: p.limitTrain ?? null, limitTest: p.limitTest ?? null };
   // The attack's settings are part of the key: changing a default recomputes the attacks and
   // everything downstream of them (transfer, SVD).
-  const { lambda, optimizer, stepSize, confidence } = TARGETED_CE_L2_DEFAULTS;
+  const { lambda, stepSize, confidence } = TARGETED_CE_L2_DEFAULTS;
+  const optimizer = p.attackOptimizer ?? TARGETED_CE_L2_DEFAULTS.optimizer;
   const attack = {
     count: p.attackCount,
     maxSteps: p.attackMaxSteps,
@@ -161,6 +196,19 @@ export function buildGraph(datasets: DatasetName[], p: Preset, seed: number): St
   return g;
 }
 
+/** A stage's content address: its name, kind, params and its dependencies' keys. */
+export function stageKey(d: StageDef, depKeys: string[]): string {
+  return createHash('sha256')
+    .update(JSON.stringify({ name: d.name, kind: d.kind, params: d.params, depKeys }))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+/** Where a stage's output lives under a run (artifact) directory. */
+export function stageDir(root: string, name: string, key: string): string {
+  return join(root, 'stages', `${name.replaceAll('/', '_')}-${key}`);
+}
+
 export function resolveGraph(defs: StageDef[], root: string): Stage[] {
   const byName = new Map<string, Stage>();
   for (const d of defs) {
@@ -169,11 +217,8 @@ export function resolveGraph(defs: StageDef[], root: string): Stage[] {
       if (!s) throw new Error(`stage ${d.name} depends on unknown or later stage ${n}`);
       return s.key;
     });
-    const key = createHash('sha256')
-      .update(JSON.stringify({ name: d.name, kind: d.kind, params: d.params, depKeys }))
-      .digest('hex')
-      .slice(0, 16);
-    const stage = { ...d, key, dir: join(root, 'stages', `${d.name.replaceAll('/', '_')}-${key}`) };
+    const key = stageKey(d, depKeys);
+    const stage = { ...d, key, dir: stageDir(root, d.name, key) };
     byName.set(d.name, stage);
   }
   return [...byName.values()];
@@ -222,7 +267,7 @@ export async function runStage(
   let result: Record<string, unknown>;
   switch (s.kind) {
     case 'classifier': {
-      const latentDir = p.space === 'image' ? undefined : dirs[`codes/${p.dataset}/${p.space}`];
+      const latentDir = p.space === 'image' ? undefined : dirs[s.deps[0]];
       const r = await runTrainClassifier({
         dataset: p.dataset,
         arch: p.arch,
@@ -317,10 +362,46 @@ export async function runStage(
     params: s.params,
     seconds,
     finishedAt: new Date().toISOString(),
+    compute: computePath(),
+    // Peak resident memory of the process that ran the stage (all its threads), MiB.
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     // Paths inside the run are stored relative to it: a copied run directory stays valid.
     result: relativeToRun(result, dirname(dirname(s.dir))),
   });
   return result;
+}
+
+/** The compute path this thread runs on: tensor backend, native OpenBLAS matmul, BLAS threads. */
+export function computePath(): {
+  backend: string;
+  native: boolean;
+  blas: string | null;
+  blasThreads: number | null;
+} {
+  const backend = tf.getBackend();
+  const st = nativeMatmulStatus(backend);
+  return {
+    backend,
+    native: st.installed,
+    blas: st.installed ? (st.blas ?? null) : null,
+    blasThreads: st.installed ? (st.threads ?? null) : null,
+  };
+}
+
+/** What stage.json recorded about the run that computed the stage. */
+export function stageRecord(s: Stage): {
+  seconds: number;
+  finishedAt?: string;
+  compute?: ReturnType<typeof computePath>;
+  peakRssMiB?: number;
+} {
+  const j = validRecord(s) as unknown as Record<string, any>;
+  return {
+    seconds: j.seconds,
+    finishedAt: j.finishedAt,
+    compute: j.compute,
+    peakRssMiB: j.peakRssMiB,
+  };
 }
 
 export function stageSeconds(s: Stage): number {

@@ -24,6 +24,10 @@ export interface SvdPoint {
   /** White-box re-attack of the modified model (null when re-attack is off). */
   reattackRobustness: number | null;
   reattackSuccessRate: number | null;
+  /** Sample sd of the re-attack's relative L2 over its successes, and its counts. */
+  reattackRobustnessSd?: number | null;
+  reattackSuccesses?: number | null;
+  reattackN?: number | null;
 }
 
 export interface SvdJob {
@@ -98,6 +102,9 @@ export async function runSvdJob(job: SvdJob) {
         advRows.forEach((i, k) => (correct += labels[k] === record.trueLabels[i] ? 1 : 0));
         let reattackRobustness: number | null = null;
         let reattackSuccessRate: number | null = null;
+        let reattackRobustnessSd: number | null = null;
+        let reattackSuccesses: number | null = null;
+        let reattackN: number | null = null;
         if ((job.reattackCount ?? 20) > 0) {
           const ex = selectAttackExamples(m, ds.test.images, ds.test.labels, ds.test.n, {
             count: job.reattackCount ?? 20,
@@ -111,6 +118,9 @@ export async function runSvdJob(job: SvdJob) {
           const s = robustnessSummary(ex.x0, r);
           reattackRobustness = s.robustness;
           reattackSuccessRate = s.successRate;
+          reattackRobustnessSd = s.robustnessSd;
+          reattackSuccesses = s.successes;
+          reattackN = s.n;
         }
         points.push({
           fraction,
@@ -119,6 +129,9 @@ export async function runSvdJob(job: SvdJob) {
           adversarialAccuracy: advRows.length ? correct / advRows.length : NaN,
           reattackRobustness,
           reattackSuccessRate,
+          reattackRobustnessSd,
+          reattackSuccesses,
+          reattackN,
         });
       } finally {
         m.dispose();
@@ -136,6 +149,8 @@ export async function runSvdJob(job: SvdJob) {
     mode: job.mode,
     factor: job.mode === 'scale' ? (job.factor ?? 0.1) : null,
     adversarialExamples: advRows.length,
+    trainN: ds.train.n,
+    testN: ds.test.n,
     svdSeconds,
     seconds: (performance.now() - t0) / 1000,
     points,

@@ -157,13 +157,16 @@ export function trainGenerator(
   });
 }
 
-/** Mean per-image reconstruction error ||D(z) − x||_p for codes z. */
+/**
+ * Mean per-image reconstruction error for codes z: ||D(z) − x||_p, or with 'sse' the sum of
+ * squared errors ||D(z) − x||₂² (the unit the AE/VAE literature reports).
+ */
 export function reconstructionError(
   decoder: Mlp,
   codes: Float32Array,
   x: Float32Array,
   n: number,
-  norm: 'l2' | 'l1' = 'l2',
+  norm: 'l2' | 'l1' | 'sse' = 'l2',
   batch = 2000,
 ): number {
   let sum = 0;
@@ -176,7 +179,12 @@ export function reconstructionError(
         decoder.outputDim,
       ]);
       const d = tf.sub(decoder.apply(z), xt);
-      const per = norm === 'l2' ? tf.sqrt(tf.sum(tf.square(d), 1)) : tf.sum(tf.abs(d), 1);
+      const per =
+        norm === 'l2'
+          ? tf.sqrt(tf.sum(tf.square(d), 1))
+          : norm === 'sse'
+            ? tf.sum(tf.square(d), 1)
+            : tf.sum(tf.abs(d), 1);
       return tf.sum(per);
     });
     sum += v.dataSync()[0];

@@ -5,8 +5,9 @@
  * assembled atomically at the end and reused while its key (generator weights + settings +
  * data) is unchanged.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { readRegularFile, resolveInside } from '../util/safe-read.js';
+import { mkdirp } from '../util/atomic.js';
 import { join } from 'node:path';
 import type { DatasetName } from '../data/datasets.js';
 import { RobustlabError } from '../data/errors.js';
@@ -189,7 +190,10 @@ export async function buildLatentDataset(job: LatentJob) {
   const chunk = job.chunk ?? 5000;
   const t0 = performance.now();
   const files: Record<string, string> = {};
-  const reconstruction: Record<string, { codes: number; encoder: number }> = {};
+  const reconstruction: Record<
+    string,
+    { codes: number; encoder: number; codesSse?: number; encoderSse?: number }
+  > = {};
   let reusedAll = true;
   try {
     for (const split of ['train', 'test'] as const) {
@@ -202,13 +206,20 @@ export async function buildLatentDataset(job: LatentJob) {
         const p = current.header.provenance as {
           reconstructionL2: number;
           encoderReconstructionL2: number;
+          reconstructionSse?: number;
+          encoderReconstructionSse?: number;
         };
-        reconstruction[split] = { codes: p.reconstructionL2, encoder: p.encoderReconstructionL2 };
+        reconstruction[split] = {
+          codes: p.reconstructionL2,
+          encoder: p.encoderReconstructionL2,
+          codesSse: p.reconstructionSse,
+          encoderSse: p.encoderReconstructionSse,
+        };
         continue;
       }
       reusedAll = false;
       const partsDir = join(job.latentDir, '.parts', `${stem}.${split}.${key.slice(0, 16)}`);
-      mkdirSync(partsDir, { recursive: true });
+      mkdirp(partsDir);
       const codes = new Float32Array(s.n * LATENT_DIM);
       const bar = new Progress({
         label: `${job.dataset} ${stem} ${split}`,
@@ -258,7 +269,16 @@ export async function buildLatentDataset(job: LatentJob) {
       const encoderReconstructionL2 = encoderCodes
         ? reconstructionError(gen.decoder, encoderCodes, s.images, s.n)
         : reconstructionL2;
-      reconstruction[split] = { codes: reconstructionL2, encoder: encoderReconstructionL2 };
+      const reconstructionSse = reconstructionError(gen.decoder, codes, s.images, s.n, 'sse');
+      const encoderReconstructionSse = encoderCodes
+        ? reconstructionError(gen.decoder, encoderCodes, s.images, s.n, 'sse')
+        : reconstructionSse;
+      reconstruction[split] = {
+        codes: reconstructionL2,
+        encoder: encoderReconstructionL2,
+        codesSse: reconstructionSse,
+        encoderSse: encoderReconstructionSse,
+      };
       writeCodeFile(path, {
         header: {
           n: s.n,
@@ -270,6 +290,8 @@ export async function buildLatentDataset(job: LatentJob) {
             n: s.n,
             reconstructionL2,
             encoderReconstructionL2,
+            reconstructionSse,
+            encoderReconstructionSse,
           },
         },
         codes,

@@ -14,6 +14,8 @@ export interface RobustnessSummary {
   successRate: number;
   /** Mean over successes of ‖x_adv − x‖₂ / ‖x‖₂ (NaN when nothing succeeded). */
   robustness: number;
+  /** Sample standard deviation of the relative L2 over successes (NaN below 2 successes). */
+  robustnessSd: number;
   /** Mean over successes of ‖x_adv − x‖₂. */
   meanL2: number;
   /** Mean over successes of the steps taken. */
@@ -23,6 +25,7 @@ export interface RobustnessSummary {
 export function robustnessSummary(x0: Float32Array, r: AttackResult): RobustnessSummary {
   let successes = 0;
   let rel = 0;
+  let rel2 = 0;
   let abs = 0;
   let steps = 0;
   for (let i = 0; i < r.n; i++) {
@@ -36,6 +39,7 @@ export function robustnessSummary(x0: Float32Array, r: AttackResult): Robustness
     successes++;
     abs += Math.sqrt(d2);
     rel += Math.sqrt(d2 / x2);
+    rel2 += d2 / x2;
     steps += r.steps[i];
   }
   const mean = (s: number) => (successes ? s / successes : NaN);
@@ -44,6 +48,10 @@ export function robustnessSummary(x0: Float32Array, r: AttackResult): Robustness
     successes,
     successRate: r.n ? successes / r.n : NaN,
     robustness: mean(rel),
+    robustnessSd:
+      successes > 1
+        ? Math.sqrt(Math.max(0, (rel2 - (rel * rel) / successes) / (successes - 1)))
+        : NaN,
     meanL2: mean(abs),
     meanSteps: mean(steps),
   };

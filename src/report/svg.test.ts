@@ -466,10 +466,62 @@ describe('markdownTable', () => {
     );
   });
 
+  it('right-aligns formatted numbers but not labels that start with a digit', () => {
+    const t = markdownTable(
+      ['arch', 'test %'],
+      [
+        ['1L', '92.5 ± 0.4 [91.9, 93.0]'],
+        ['2L', '—'],
+      ],
+    );
+    expect(t.split('\n')[1]).toBe('| ---- | ----------------------: |');
+  });
+
   it('defaults to 3 digits and pads short rows', () => {
     const t = markdownTable(['a', 'b'], [[1.23456], ['x', 2.5]]);
     expect(t.split('\n')[2]).toBe('| 1.235 |     — |');
     expect(t.split('\n')[1]).toBe('| ----- | ----: |');
     expect(t).toContain('| x     | 2.500 |');
+  });
+});
+
+describe('intervals in figures', () => {
+  it('bar charts draw one error bar per bar that has one, inside the axis range', () => {
+    const svg = groupedBarChart({
+      title: 't',
+      yLabel: 'y',
+      groups: ['a', 'b'],
+      series: [
+        {
+          name: 's',
+          values: [50, null],
+          errors: [
+            { lo: 40, hi: 112 },
+            { lo: 1, hi: 2 },
+          ],
+        },
+      ],
+    });
+    // The bar with no value gets no error bar; the axis grows to the error bar's top.
+    expect(svg.match(/class="error-bar"/g)?.length).toBe(1);
+    expect(svg).toContain('>150<');
+  });
+  it('line charts draw bands behind lines and layer overlapping lines', () => {
+    const svg = lineChart({
+      title: 't',
+      xLabel: 'x',
+      yLabel: 'y',
+      layered: true,
+      series: [
+        { name: 'a', x: [0, 1, 2], y: [1, 2, 3], band: { lo: [0, 1, 2], hi: [2, 3, 4] } },
+        { name: 'b', x: [0, 1, 2], y: [1, 2, 3] },
+      ],
+    });
+    expect(svg.indexOf('series-band')).toBeLessThan(svg.indexOf('series-line'));
+    const widths = [...svg.matchAll(/class="series-line"[^>]*stroke-width="([\d.]+)"/g)].map((m) =>
+      Number(m[1]),
+    );
+    // Same points: the first line is wider, so it still shows around the second.
+    expect(widths[0]).toBeGreaterThan(widths[1]);
   });
 });

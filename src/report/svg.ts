@@ -378,6 +378,8 @@ export interface BarSeries {
   name: string;
   /** One value per group; null = no bar (drawn as a small "n/a"). */
   values: (number | null)[];
+  /** Optional error bar per group (e.g. a 95% interval), in the units of `values`. */
+  errors?: ({ lo: number; hi: number } | null)[];
 }
 
 export interface GroupedBarChartOptions {
@@ -404,9 +406,18 @@ export function groupedBarChart(opts: GroupedBarChartOptions): string {
   const series = opts.series;
   const nG = Math.max(1, groups.length);
   const nS = Math.max(1, series.length);
-  const values = series.flatMap((s) =>
-    s.values.slice(0, groups.length).filter((v): v is number => v !== null && Number.isFinite(v)),
-  );
+  const values = series.flatMap((s) => [
+    ...s.values
+      .slice(0, groups.length)
+      .filter((v): v is number => v !== null && Number.isFinite(v)),
+    // Error bars count towards the axis range (only where a bar is drawn).
+    ...(s.errors ?? [])
+      .slice(0, groups.length)
+      .flatMap((e, i) =>
+        e && s.values[i] !== null && Number.isFinite(s.values[i]) ? [e.lo, e.hi] : [],
+      )
+      .filter((v) => Number.isFinite(v)),
+  ]);
   const dataMin = values.length ? Math.min(0, ...values) : 0;
   const dataMax = values.length ? Math.max(0, ...values) : 1;
   const y = linearAxis(dataMin, dataMax, opts.yMin, opts.yMax);
@@ -518,12 +529,26 @@ export function groupedBarChart(opts: GroupedBarChartOptions): string {
         );
         return;
       }
-      const vy = sy(clampY(v));
-      const y0 = Math.min(vy, baseY);
-      const h = Math.abs(baseY - vy);
+      const barY = sy(clampY(v));
+      const y0 = Math.min(barY, baseY);
+      const h = Math.abs(baseY - barY);
+      const err = s.errors?.[gi];
+      const hasErr = !!err && Number.isFinite(err.lo) && Number.isFinite(err.hi);
+      const errText = hasErr ? ` (${fmt(err.lo)} to ${fmt(err.hi)})` : '';
       body.push(
-        `<rect class="bar" data-series="${escapeXml(s.name)}" data-group="${escapeXml(g)}" x="${r2(x)}" y="${r2(y0)}" width="${r2(Math.max(0.5, w))}" height="${r2(h)}" fill="${colour}"><title>${escapeXml(`${s.name} · ${g}: ${fmt(v)}`)}</title></rect>`,
+        `<rect class="bar" data-series="${escapeXml(s.name)}" data-group="${escapeXml(g)}" x="${r2(x)}" y="${r2(y0)}" width="${r2(Math.max(0.5, w))}" height="${r2(h)}" fill="${colour}"><title>${escapeXml(`${s.name} · ${g}: ${fmt(v)}${errText}`)}</title></rect>`,
       );
+      // The error bar's far end: value labels go beyond it.
+      let vy = barY;
+      if (hasErr) {
+        const ylo = sy(clampY(err.lo));
+        const yhi = sy(clampY(err.hi));
+        const cap = Math.min(6, w * 0.35);
+        body.push(
+          `<path class="error-bar" d="M${r2(cx)},${r2(ylo)}L${r2(cx)},${r2(yhi)}M${r2(cx - cap)},${r2(ylo)}L${r2(cx + cap)},${r2(ylo)}M${r2(cx - cap)},${r2(yhi)}L${r2(cx + cap)},${r2(yhi)}" stroke="${INK}" stroke-width="1.3" fill="none"/>`,
+        );
+        vy = v >= base ? Math.min(barY, yhi) : Math.max(barY, ylo);
+      }
       if (!showValues) return;
       const label = fmt(v);
       const tw = textWidth(label, VSIZE);
@@ -553,12 +578,12 @@ export function groupedBarChart(opts: GroupedBarChartOptions): string {
             }),
           );
         }
-      } else if (h >= need + 2) {
+      } else if (h >= need + 2 && !hasErr) {
         // Inside the bar end.
         const ink = inkOn(colour);
         if (horizontal) {
           body.push(
-            text(cx, up ? vy + VSIZE + 3 : vy - 4, label, {
+            text(cx, up ? barY + VSIZE + 3 : barY - 4, label, {
               size: VSIZE,
               anchor: 'middle',
               fill: ink,
@@ -567,7 +592,7 @@ export function groupedBarChart(opts: GroupedBarChartOptions): string {
           );
         } else {
           body.push(
-            text(cx + VSIZE * 0.35, up ? vy + 4 : vy - 4, label, {
+            text(cx + VSIZE * 0.35, up ? barY + 4 : barY - 4, label, {
               size: VSIZE,
               anchor: up ? 'end' : 'start',
               fill: ink,
@@ -641,6 +666,8 @@ export interface LineSeries {
   dashed?: boolean;
   /** Which y axis the series is measured on (default 'left'). */
   axis?: 'left' | 'right';
+  /** Optional band (e.g. a 95% interval) drawn translucent behind the line; null = no band. */
+  band?: { lo: (number | null)[]; hi: (number | null)[] };
 }
 
 export interface LineChartOptions {
@@ -662,6 +689,11 @@ export interface LineChartOptions {
   xTicks?: number[];
   /** Draw point markers (default true). */
   markers?: boolean;
+  /**
+   * Keep overlapping lines visible: earlier series are drawn wider and translucent, later ones
+   * narrower on top, so two lines on the same points show as a line inside a halo.
+   */
+  layered?: boolean;
   width?: number;
   height?: number;
 }
@@ -703,8 +735,12 @@ export function lineChart(opts: LineChartOptions): string {
   const finite = (a: (number | null)[]): number[] =>
     a.filter((v): v is number => v !== null && Number.isFinite(v));
   const xs = series.flatMap((s) => finite(s.x)).filter((v) => !logX || v > 0);
-  const leftYs = series.filter((s) => s.axis !== 'right').flatMap((s) => finite(s.y));
-  const rightYs = series.filter((s) => s.axis === 'right').flatMap((s) => finite(s.y));
+  const withBand = (s: LineSeries) => [
+    ...finite(s.y),
+    ...(s.band ? [...finite(s.band.lo), ...finite(s.band.hi)] : []),
+  ];
+  const leftYs = series.filter((s) => s.axis !== 'right').flatMap(withBand);
+  const rightYs = series.filter((s) => s.axis === 'right').flatMap(withBand);
   const ext = (a: number[]): [number, number] =>
     a.length ? [Math.min(...a), Math.max(...a)] : [0, 1];
 
@@ -884,12 +920,49 @@ export function lineChart(opts: LineChartOptions): string {
   }
   body.push('</g>');
 
+  const lineWidth = (i: number): number =>
+    opts.layered ? Math.round((2.2 + 1.3 * (series.length - 1 - i)) * 10) / 10 : 2.2;
+
   // Series, clipped to the plot area.
   const clipId = `plot-clip-${idHash(opts.title, W, H)}`;
   body.push(
     `<defs><clipPath id="${clipId}"><rect x="${r2(plotX - 6)}" y="${r2(plotY - 6)}" width="${r2(plotW + 12)}" height="${r2(plotH + 12)}"/></clipPath></defs>`,
   );
   body.push(`<g class="series" clip-path="url(#${clipId})">`);
+  // Bands first, under every line.
+  series.forEach((s, i) => {
+    if (!s.band) return;
+    const toY = s.axis === 'right' ? sy2 : sy;
+    const ok = (k: number) =>
+      Number.isFinite(s.x[k]) &&
+      typeof s.band!.lo[k] === 'number' &&
+      typeof s.band!.hi[k] === 'number' &&
+      Number.isFinite(s.band!.lo[k]) &&
+      Number.isFinite(s.band!.hi[k]) &&
+      (!logX || s.x[k]! > 0);
+    let run: number[] = [];
+    const flush = () => {
+      if (run.length >= 2) {
+        const upper = run.map((k) => `${r2(sx(s.x[k]!))},${r2(toY(s.band!.hi[k]!))}`);
+        const lower = run.map((k) => `${r2(sx(s.x[k]!))},${r2(toY(s.band!.lo[k]!))}`).reverse();
+        body.push(
+          `<path class="series-band" data-series="${escapeXml(s.name)}" d="M${[...upper, ...lower].join('L')}Z" fill="${seriesColour(i)}" fill-opacity="0.16" stroke="none"/>`,
+        );
+      } else if (run.length === 1) {
+        const k = run[0];
+        const cx = sx(s.x[k]!);
+        body.push(
+          `<path class="series-band" data-series="${escapeXml(s.name)}" d="M${r2(cx)},${r2(toY(s.band!.lo[k]!))}L${r2(cx)},${r2(toY(s.band!.hi[k]!))}" stroke="${seriesColour(i)}" stroke-opacity="0.5" stroke-width="6"/>`,
+        );
+      }
+      run = [];
+    };
+    for (let k = 0; k < s.x.length; k++) {
+      if (ok(k)) run.push(k);
+      else flush();
+    }
+    flush();
+  });
   series.forEach((s, i) => {
     const colour = seriesColour(i);
     const shape = MARKERS[i % MARKERS.length]!;
@@ -923,7 +996,7 @@ export function lineChart(opts: LineChartOptions): string {
       if (rn.length < 2) continue;
       const d = rn.map(([px, py], k) => `${k ? 'L' : 'M'}${r2(px)},${r2(py)}`).join('');
       body.push(
-        `<path class="series-line" d="${d}" fill="none" stroke="${colour}" stroke-width="2.2" stroke-linejoin="round" stroke-linecap="round"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+        `<path class="series-line" d="${d}" fill="none" stroke="${colour}" stroke-width="${lineWidth(i)}"${opts.layered && i < series.length - 1 ? ' stroke-opacity="0.75"' : ''} stroke-linejoin="round" stroke-linecap="round"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
       );
     }
     if (showMarkers || runs.some((r) => r.length === 1)) {

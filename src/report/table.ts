@@ -17,13 +17,16 @@ function formatCell(v: Cell, digits: number): string {
   return v.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 
+/** A string that reads as a number (e.g. "92.5 ± 0.4 [91.9, 93.0]", "12 s"): right-aligned too. */
+const NUMBER_LIKE = /^[−+-]?\d[\d.,]*(%|\s|$)/;
+
 function displayWidth(s: string): number {
   return [...s].length;
 }
 
 /**
- * A GitHub-flavoured Markdown table. Columns whose non-null cells are all numbers are
- * right-aligned; null / undefined cells print as '—'. Cells are padded so the source reads well.
+ * A GitHub-flavoured Markdown table. Columns whose non-null cells are all numbers (or strings
+ * that start as one) are right-aligned; null / undefined cells print as '—'. Cells are padded so the source reads well.
  */
 export function markdownTable(
   headers: string[],
@@ -34,8 +37,13 @@ export function markdownTable(
   const nCols = Math.max(headers.length, ...rows.map((r) => r.length));
   const numeric: boolean[] = [];
   for (let c = 0; c < nCols; c++) {
-    const present = rows.map((r) => r[c]).filter((v) => v !== null && v !== undefined);
-    numeric.push(present.length > 0 && present.every((v) => typeof v === 'number'));
+    const present = rows
+      .map((r) => r[c])
+      .filter((v) => v !== null && v !== undefined && v !== '—' && v !== 'n/a');
+    numeric.push(
+      present.length > 0 &&
+        present.every((v) => typeof v === 'number' || NUMBER_LIKE.test(String(v))),
+    );
   }
   const head = Array.from({ length: nCols }, (_, c) => formatCell(headers[c] ?? '', digits));
   const body = rows.map((r) => Array.from({ length: nCols }, (_, c) => formatCell(r[c], digits)));
