@@ -150,7 +150,7 @@ describe('user-given names are looked up as own properties only', () => {
     [['data', '__proto__'], /unknown data command '__proto__'/],
     [
       ['reproduce', '--preset', '__proto__'],
-      /--preset must be one of: paper, quick, smoke \(got '__proto__'\)/,
+      /--preset must be one of: paper, quick, smoke, tiny \(got '__proto__'\)/,
     ],
     [['reproduce', '--preset', 'constructor'], /--preset must be one of/],
     [['reproduce', '--dataset', 'valueOf'], /--dataset must be one of/],

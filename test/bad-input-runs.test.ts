@@ -36,8 +36,8 @@ afterAll(() => {
   console.log('bad-input run cases:', Object.fromEntries(counts));
 });
 
-const CLF1 = 'classifier/mnist/image/1L';
-const CLF2 = 'classifier/mnist/image/2L';
+const CLF1 = 'classifier/mnist/image/1L/seed0';
+const CLF2 = 'classifier/mnist/image/2L/seed0';
 const stagesOf = (root: string) => resolveGraph(buildGraph(['mnist'], PRESETS.smoke, 0), root);
 const stageIn = (root: string, name: string) => stagesOf(root).find((s) => s.name === name)!;
 const recordPath = (s: Stage) => join(s.dir, 'stage.json');
@@ -149,7 +149,7 @@ describe('stage records are validated against their stage and a schema', () => {
   it('a bad record is recomputed, and the user is told', async () => {
     const root = copyRun();
     const s = stageIn(root, CLF1);
-    writeFileSync(recordPath(s), '{"name": "classifier/mnist/image/1L", "result": null}');
+    writeFileSync(recordPath(s), '{"name": "classifier/mnist/image/1L/seed0", "result": null}');
     const log: string[] = [];
     const r = await execute([s], {
       workers: 1,
@@ -158,7 +158,7 @@ describe('stage records are validated against their stage and a schema', () => {
     });
     expect(r.computed).toEqual([CLF1]);
     expect(log.join('\n')).toMatch(
-      /stage classifier\/mnist\/image\/1L: stage\.json .* recomputing it/,
+      /stage classifier\/mnist\/image\/1L\/seed0: stage\.json .* recomputing it/,
     );
     expect(stageStatus(s).done).toBe(true);
   });
@@ -174,7 +174,9 @@ describe('a copied run directory reads its own stages', () => {
     const record = readFileSync(recordPath(stageIn(moved, CLF1)), 'utf8');
     expect(graph).not.toContain(W);
     expect(record).not.toContain(W);
-    expect(JSON.parse(record).result.out).toMatch(/^stages\/classifier_mnist_image_1L-\w+\/model$/);
+    expect(JSON.parse(record).result.out).toMatch(
+      /^stages\/classifier_mnist_image_1L_seed0-\w+\/model$/,
+    );
     const stages = readRunGraph(moved);
     const s = stages.find((x) => x.name === CLF1)!;
     expect(s.dir.startsWith(moved)).toBe(true);
@@ -361,7 +363,7 @@ describe('one process at a time in a run directory', () => {
     const ra = await a.done;
     expect(ra.code).toBe(130);
     expect(ra.err).toMatch(
-      /^robustlab reproduce: preset smoke, mnist, out .*, 1 worker, compute wasm/m,
+      /^robustlab reproduce: preset smoke, mnist, out .*, 1 worker, seeds 0, compute wasm/m,
     );
     expect(ra.err).toMatch(
       /interrupted; finished stages are kept in .*Resume with the same command: robustlab reproduce --preset smoke/,

@@ -106,7 +106,7 @@ describe('robustlab CLI', () => {
     );
     expectOneLineError(
       await cli('reproduce', '--preset', 'huge'),
-      /--preset must be one of: paper, quick, smoke \(got 'huge'\)/,
+      /--preset must be one of: paper, quick, smoke, tiny \(got 'huge'\)/,
     );
     expectOneLineError(
       await cli('latent', '--dataset', 'mnist', '--method', 'pca'),

@@ -26,7 +26,14 @@ export interface LabIndex {
   >;
   report: {
     html: string | null;
-    claims: { dataset: string; claim: string; supported: boolean | null; evidence: string }[];
+    claims: {
+      dataset: string;
+      claim: string;
+      /** supported | not supported | inconclusive | n/a (runs before verdicts: `supported`). */
+      verdict?: string;
+      supported?: boolean | null;
+      evidence: string;
+    }[];
     figures: string[];
   };
 }

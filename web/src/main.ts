@@ -502,7 +502,9 @@ function renderReport() {
   body.innerHTML = '';
   for (const c of index.report.claims) {
     const tr = document.createElement('tr');
-    const verdict = c.supported === null ? 'n/a' : c.supported ? 'supported' : 'not supported';
+    // reproduce writes a verdict (supported / not supported / inconclusive / n/a); older runs a boolean
+    const verdict =
+      c.verdict ?? (c.supported == null ? 'n/a' : c.supported ? 'supported' : 'not supported');
     tr.innerHTML = `<td>${c.dataset}</td><td>${c.claim}</td><td>${verdict}</td><td>${c.evidence}</td>`;
     body.appendChild(tr);
   }
