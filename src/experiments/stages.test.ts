@@ -68,7 +68,8 @@ describe('standard evaluation stages', () => {
       const [, , space, arch, norm] = splitStageName(s.name).base.split('/');
       expect(s.params.eps).toBe(norm === 'linf' ? 0.1 : 1.0);
       // the model under evaluation first; latent models also the image model for the transfer check
-      if (space.startsWith('image')) expect(s.deps).toEqual([`classifier/mnist/image/${arch}/seed0`]);
+      if (space.startsWith('image'))
+        expect(s.deps).toEqual([`classifier/mnist/image/${arch}/seed0`]);
       else
         expect(s.deps).toEqual([
           `classifier/mnist/${space}/${arch}/seed0`,
