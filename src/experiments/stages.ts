@@ -424,7 +424,7 @@ export async function runStage(
         silent: true,
       });
       // The per-example arrays stay out of the record the report reads (n up to 1000).
-      const { distances, brokenBy, date, ...rest } = record;
+      const { distances, brokenBy, ...rest } = record;
       result = {
         ...rest,
         broken: brokenBy.filter((b) => b !== null).length,
