@@ -29,13 +29,7 @@ function stepSizeOf(optimizer: string, stepSize: number | Record<string, number>
 }
 
 export type StageKind =
-  | 'classifier'
-  | 'generator'
-  | 'codes'
-  | 'attack'
-  | 'transfer'
-  | 'svd'
-  | 'evaluate';
+  'classifier' | 'generator' | 'codes' | 'attack' | 'transfer' | 'svd' | 'evaluate';
 
 /** The standard evaluation's threat models: the weaker MNIST budgets (L∞ 0.1, L2 1.0). */
 export const STANDARD_EVAL_BUDGETS = [
@@ -232,14 +226,12 @@ function buildSeedGraph(datasets: DatasetName[], p: Preset, seed: number): Stage
  * classifier at both budgets, and on the 2L image model SVD-defended (zero mode) at 0/15/40%.
  * The transfer check attacks from the image classifier of the same architecture.
  */
-function evaluateStages(
-  d: string,
-  e: NonNullable<Preset['evaluation']>,
-  seed: number,
-): StageDef[] {
+function evaluateStages(d: string, e: NonNullable<Preset['evaluation']>, seed: number): StageDef[] {
   const g: StageDef[] = [];
   const common = (space: string) => ({
-    attacks: 'autoattack',
+    // AutoAttack's rand version (APGD-CE/DLR with EOT inside) for the stochastic VAE code, as
+    // its authors prescribe for randomised defences; the standard version elsewhere.
+    attacks: space === 'vae-encoding' ? 'autoattack-rand' : 'autoattack',
     n: space.endsWith('projection') ? e.projectionN : e.n,
     checkSubset: e.checkSubset,
     seed,
