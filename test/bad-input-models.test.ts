@@ -7,7 +7,9 @@
  */
 import {
   cpSync,
+  existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -884,5 +886,32 @@ describe('outputs next to real models', () => {
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out).command).toBe('train classifier');
     expect(r.err).toMatch(/mnist\/image\/1L .*1\/1/);
+  });
+
+  it('svd writes what its help says, by default not into the model directory', async () => {
+    const r = await cli(
+      W,
+      'svd',
+      '--model',
+      'img',
+      '--mode',
+      'zero',
+      '--fractions',
+      '0,0.5',
+      '--reattack',
+      '0',
+      '--attack-dir',
+      'att',
+      '--quiet',
+      ...D,
+    );
+    expect(r.code, r.err).toBe(0);
+    for (const ext of ['json', 'md', 'svg', 'png'])
+      expect(existsSync(join(W, 'runs', 'svd', 'img', `svd-zero.${ext}`)), ext).toBe(true);
+    expect(readdirSync(join(W, 'img')).sort()).toEqual([
+      'model.json',
+      'model.weights.bin',
+      'robustlab.json',
+    ]);
   });
 });

@@ -16,6 +16,10 @@ const COMMANDS: Record<string, Command> = {
     summary: 'run the whole study (stages, resume, report)',
     load: () => import('./commands/reproduce.js'),
   },
+  sweep: {
+    summary: 'the study once per seed, one table of all seeds (mean ± sd)',
+    load: () => import('./commands/sweep.js'),
+  },
   train: {
     summary: 'train a classifier, an autoencoder or a VAE',
     load: () => import('./commands/train.js'),
@@ -49,6 +53,14 @@ const COMMANDS: Record<string, Command> = {
     load: () => import('./commands/data.js'),
   },
   info: { summary: 'backend, versions and data found', load: () => import('./commands/info.js') },
+  lab: {
+    summary: "the browser lab: attack and defend a run's models live",
+    load: () => import('./commands/lab.js'),
+  },
+  worker: {
+    summary: 'run stage jobs from a Redis queue (distributed runs)',
+    load: () => import('./commands/worker.js'),
+  },
 };
 
 export function usage(): string {

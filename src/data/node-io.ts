@@ -1,7 +1,8 @@
 // Node-only dataset I/O: finding, loading, verifying and downloading the IDX files.
 import { createHash, randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdirp } from '../util/atomic.js';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -370,7 +371,7 @@ export async function fetchDataset(name: DatasetName, opts: FetchOptions = {}): 
   const baseUrl = base.endsWith('/') ? base : `${base}/`; // else URL() drops the last segment
 
   try {
-    await mkdir(dir, { recursive: true });
+    mkdirp(dir);
   } catch (e) {
     throw new RobustlabError(`cannot create ${dir}: ${errMessage(e)}`, { cause: e });
   }

@@ -15,6 +15,7 @@ import {
 } from '../util/progress.js';
 import { criticalPathPriority, runStage, type RunContext, type Stage } from './stages.js';
 import { stageStatus } from './stage-record.js';
+import type { QueueRunOptions, QueueRunStats } from './queue-executor.js';
 
 export interface ExecuteOptions {
   workers: number;
@@ -24,6 +25,8 @@ export interface ExecuteOptions {
   log?: (line: string) => void;
   /** Redraw one bar per running stage in place (a terminal); else bars go in the periodic log. */
   live?: boolean;
+  /** Run the stages as jobs on a BullMQ queue (`robustlab worker`s) instead of local threads. */
+  queue?: QueueRunOptions;
 }
 
 /** The latest bar of every running stage; on a terminal, redrawn in place below the log. */
@@ -86,9 +89,10 @@ export interface ExecuteReport {
   computed: string[];
   cached: string[];
   seconds: number;
+  queue?: QueueRunStats;
 }
 
-function makeWorker(workerData: unknown): Worker {
+export function makeWorker(workerData: unknown): Worker {
   const here = import.meta.url;
   if (!here.endsWith('.ts')) return new Worker(new URL('./worker.js', here), { workerData });
   // From source (tsx, tests) the worker is a .ts file: register tsx's loader in the thread first.
@@ -168,11 +172,16 @@ export async function execute(stages: Stage[], o: ExecuteOptions): Promise<Execu
     computed.push(name);
     log(`${status()} done  ${name}`);
   };
+  let queueStats: QueueRunStats | undefined;
   try {
     // No more threads (each with its own backend) than stages left to run.
     const toRun = stages.length - done.size;
     if (toRun === 0) {
       // nothing to compute: start no backend at all
+    } else if (o.queue) {
+      const { runOnQueue } = await import('./queue-executor.js');
+      const onProgress = (name: string, e: ProgressEvent) => bars.update(name, e);
+      queueStats = await runOnQueue(o.queue, stages, ready, finished, started, onProgress, log);
     } else if (o.workers <= 1 || toRun === 1) {
       for (let s = ready()[0]; s; s = ready()[0]) {
         started(s);
@@ -200,7 +209,7 @@ export async function execute(stages: Stage[], o: ExecuteOptions): Promise<Execu
     throw new RobustlabError(
       `${left.length} stages could not run (unmet dependencies): ${left[0].name}`,
     );
-  return { computed, cached, seconds: (performance.now() - t0) / 1000 };
+  return { computed, cached, seconds: (performance.now() - t0) / 1000, queue: queueStats };
 }
 
 async function runPool(

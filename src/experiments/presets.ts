@@ -83,4 +83,21 @@ export const PRESETS: Record<string, Preset> = {
     reattackCount: 0,
     hidden: 32,
   },
+  // Tinier still: the whole graph in well under a minute of CPU, for the job-queue tests
+  // (several runs, several processes). Numbers mean nothing; equality between runs does.
+  tiny: {
+    name: 'tiny',
+    limitTrain: 300,
+    limitTest: 100,
+    imageEpochs: 1,
+    latentEpochs: 2,
+    generatorEpochs: 1,
+    projectionSteps: 5,
+    seeds: [0],
+    attackCount: 1,
+    attackMaxSteps: 5,
+    fractions: [0, 0.4],
+    reattackCount: 0,
+    hidden: 16,
+  },
 };

@@ -11,6 +11,7 @@ import { writeJsonAtomic } from '../util/atomic.js';
 import { writeStudyReport } from '../report/study-report.js';
 import { execute } from './executor.js';
 import type { Preset } from './presets.js';
+import { RobustlabError } from '../data/errors.js';
 import { buildGraph, computePath, resolveGraph, stageSeconds, type Stage } from './stages.js';
 
 /** One invocation of reproduce that computed stages: its wall time and peak memory. */
@@ -51,7 +52,36 @@ export interface ReproduceOptions {
   log?: (line: string) => void;
   /** Redraw per-stage bars in place (stderr is a terminal). */
   live?: boolean;
+  /** Run the stages on a BullMQ queue (`robustlab worker`s) instead of local worker threads. */
+  queue?: { url: string; attempts?: number };
+  /** Run only these stages (names, prefixes or kinds) and their inputs; no report then. */
+  only?: string[];
+  /** Called once the run directory is locked, before any stage runs (the CLI's banner). */
+  onStart?: () => void;
 }
+
+/** The stages matching any of `only` (name, prefix or kind) and everything they depend on. */
+export function selectStages(stages: Stage[], only: string[]): Stage[] {
+  const byName = new Map(stages.map((s) => [s.name, s]));
+  const keep = new Set<string>();
+  const add = (n: string) => {
+    if (keep.has(n)) return;
+    keep.add(n);
+    byName.get(n)!.deps.forEach(add);
+  };
+  for (const f of only) {
+    const hits = stages.filter((s) => s.name === f || s.name.startsWith(f + '/') || s.kind === f);
+    if (!hits.length)
+      throw new RobustlabError(
+        `--stages: no stage matches '${f}' (stage names look like attack/mnist/image/2L/own-space; kinds: classifier, generator, codes, attack, transfer, svd)`,
+      );
+    hits.forEach((h) => add(h.name));
+  }
+  return stages.filter((s) => keep.has(s.name));
+}
+
+/** A Redis URL fit to print or store: the password masked. */
+export const maskedUrl = (url: string) => url.replace(/\/\/([^@/]*)@/, '//***@');
 
 export async function reproduce(o: ReproduceOptions) {
   const t0 = performance.now();
@@ -60,11 +90,13 @@ export async function reproduce(o: ReproduceOptions) {
   const dataDir = o.dataDir ? resolve(o.dataDir) : undefined;
   const out = resolve(o.out);
   const seeds = o.seeds ?? o.preset.seeds;
-  const stages = resolveGraph(buildGraph(o.datasets, o.preset, seeds), out);
+  const graph = resolveGraph(buildGraph(o.datasets, o.preset, seeds), out);
+  const stages = o.only?.length ? selectStages(graph, o.only) : graph;
   // One process at a time in a run directory; released on exit, a dead owner's lock is stale.
   const lock = acquireRunLock(out, { log: o.log });
   try {
-    return await reproduceLocked(o, out, stages, seeds, dataDir, t0);
+    o.onStart?.();
+    return await reproduceLocked(o, out, graph, stages, seeds, dataDir, t0);
   } finally {
     lock.release();
   }
@@ -73,6 +105,7 @@ export async function reproduce(o: ReproduceOptions) {
 async function reproduceLocked(
   o: ReproduceOptions,
   out: string,
+  graph: Stage[],
   stages: Stage[],
   seeds: number[],
   dataDir: string | undefined,
@@ -83,8 +116,10 @@ async function reproduceLocked(
     preset: o.preset,
     seeds,
     datasets: o.datasets,
+    // Where the data was read from (robustlab lab shows the test images from there).
+    dataDir: dataDir ?? null,
     // Relative to the run directory, so a copied run reads its own stages.
-    stages: stages.map((s) => ({ ...s, dir: relative(out, s.dir) })),
+    stages: graph.map((s) => ({ ...s, dir: relative(out, s.dir) })),
   });
   const workers = o.workers ?? Math.max(1, availableParallelism());
   const exec = await execute(stages, {
@@ -94,7 +129,18 @@ async function reproduceLocked(
     force: o.force,
     log: o.log,
     live: o.live,
+    queue: o.queue && { ...o.queue, root: out },
   });
+  if (stages.length < graph.length)
+    return {
+      out,
+      computed: exec.computed,
+      cached: exec.cached,
+      seconds: (performance.now() - t0) / 1000,
+      ...(exec.queue ? { queue: exec.queue } : {}),
+      claims: [],
+      report: null,
+    };
   o.log?.('writing report');
   const totalStageSeconds = stages.reduce((s, st) => s + stageSeconds(st), 0);
   const thisRun: RunRecord = {
@@ -122,6 +168,7 @@ async function reproduceLocked(
       preset: o.preset.name,
       seeds,
       workers,
+      ...(o.queue ? { queue: maskedUrl(o.queue.url) } : {}),
       settings: { ...o.preset, seeds },
       reportCompute: computePath(),
       // Wall time and peak memory of the invocations that computed the stages (runs.json),
@@ -141,6 +188,7 @@ async function reproduceLocked(
     computed: exec.computed,
     cached: exec.cached,
     seconds: (performance.now() - t0) / 1000,
+    ...(exec.queue ? { queue: exec.queue } : {}),
     claims: report.claims,
     report: resolve(out, 'report.html'),
   };

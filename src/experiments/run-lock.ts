@@ -5,10 +5,11 @@
  * on this host (killed, crashed) is stale and taken over, with a note. The lock is released
  * when the run ends, and on process exit (Ctrl-C included).
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { RobustlabError } from '../data/errors.js';
+import { mkdirp } from '../util/atomic.js';
 
 export const LOCK_FILE = '.lock';
 
@@ -47,7 +48,7 @@ export function acquireRunLock(
   dir: string,
   o: { log?: (line: string) => void; command?: string } = {},
 ): RunLock {
-  mkdirSync(dir, { recursive: true });
+  mkdirp(dir);
   const path = join(dir, LOCK_FILE);
   const info: LockInfo = {
     pid: process.pid,

@@ -265,6 +265,19 @@ function evaluateStages(d: string, e: NonNullable<Preset['evaluation']>, seed: n
   return g;
 }
 
+/** A stage's content address: its name, kind, params and its dependencies' keys. */
+export function stageKey(d: StageDef, depKeys: string[]): string {
+  return createHash('sha256')
+    .update(JSON.stringify({ name: d.name, kind: d.kind, params: d.params, depKeys }))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+/** Where a stage's output lives under a run (artifact) directory. */
+export function stageDir(root: string, name: string, key: string): string {
+  return join(root, 'stages', `${name.replaceAll('/', '_')}-${key}`);
+}
+
 export function resolveGraph(defs: StageDef[], root: string): Stage[] {
   const byName = new Map<string, Stage>();
   for (const d of defs) {
@@ -273,11 +286,8 @@ export function resolveGraph(defs: StageDef[], root: string): Stage[] {
       if (!s) throw new Error(`stage ${d.name} depends on unknown or later stage ${n}`);
       return s.key;
     });
-    const key = createHash('sha256')
-      .update(JSON.stringify({ name: d.name, kind: d.kind, params: d.params, depKeys }))
-      .digest('hex')
-      .slice(0, 16);
-    const stage = { ...d, key, dir: join(root, 'stages', `${d.name.replaceAll('/', '_')}-${key}`) };
+    const key = stageKey(d, depKeys);
+    const stage = { ...d, key, dir: stageDir(root, d.name, key) };
     byName.set(d.name, stage);
   }
   return [...byName.values()];

@@ -5,8 +5,9 @@
  * assembled atomically at the end and reused while its key (generator weights + settings +
  * data) is unchanged.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { readRegularFile, resolveInside } from '../util/safe-read.js';
+import { mkdirp } from '../util/atomic.js';
 import { join } from 'node:path';
 import type { DatasetName } from '../data/datasets.js';
 import { RobustlabError } from '../data/errors.js';
@@ -218,7 +219,7 @@ export async function buildLatentDataset(job: LatentJob) {
       }
       reusedAll = false;
       const partsDir = join(job.latentDir, '.parts', `${stem}.${split}.${key.slice(0, 16)}`);
-      mkdirSync(partsDir, { recursive: true });
+      mkdirp(partsDir);
       const codes = new Float32Array(s.n * LATENT_DIM);
       const bar = new Progress({
         label: `${job.dataset} ${stem} ${split}`,

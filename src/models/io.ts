@@ -9,28 +9,12 @@ import { join } from 'node:path';
 import { readRegularFile, resolveInside } from '../util/safe-read.js';
 import { RobustlabError } from '../data/errors.js';
 import { VERSION } from '../version.js';
+import type { ModelMeta } from './meta.js';
 import type { Mlp } from './mlp.js';
 import { mlpFromArtifacts, mlpToArtifacts, type PartArtifacts } from './serialize.js';
 import { writeDirAtomic } from '../util/atomic.js';
 
-export interface ModelMeta {
-  kind: 'classifier' | 'ae' | 'vae';
-  dataset: string;
-  /** 'image' or a latent space such as 'ae-encoding'. */
-  space: string;
-  arch?: string;
-  hidden?: number;
-  seed: number;
-  epochs: number;
-  accuracy?: { train: number; test: number };
-  trainSeconds?: number;
-  /** Free-form settings (latent method, VAE code mode, ...). */
-  settings?: Record<string, unknown>;
-  /** Filled in by saveModel. */
-  parts?: string[];
-  robustlab?: string;
-  createdAt?: string;
-}
+export type { ModelMeta };
 
 export function saveModel(dir: string, parts: Record<string, Mlp>, meta: ModelMeta): void {
   const full: ModelMeta = {

@@ -2,8 +2,9 @@
  * Node-only rasterisation of the SVG figures (via @resvg/resvg-js) and atomic figure writing.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { mkdirp } from '../util/atomic.js';
 
 export interface SvgToPngOptions {
   /** Output pixels per SVG user unit (default 2, for crisp figures). */
@@ -85,7 +86,7 @@ export async function writeFigure(
 ): Promise<{ svg: string; png: string }> {
   const svgPath = `${basePath}.svg`;
   const pngPath = `${basePath}.png`;
-  await mkdir(dirname(svgPath), { recursive: true });
+  mkdirp(dirname(svgPath));
   const png = await svgToPng(svg, opts);
   await writeAtomic(svgPath, svg);
   await writeAtomic(pngPath, png);

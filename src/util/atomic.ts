@@ -15,13 +15,32 @@ import {
 import { dirname, join, basename } from 'node:path';
 import { threadId } from 'node:worker_threads';
 
+/**
+ * mkdir -p, one level at a time. Node 20's `mkdirSync(p, { recursive: true })` never returns
+ * when the parent refuses new entries with ENOENT (e.g. under /proc): here that is an error.
+ */
+export function mkdirp(dir: string): void {
+  const missing: string[] = [];
+  for (let p = dir; !existsSync(p); p = dirname(p)) {
+    missing.push(p);
+    if (dirname(p) === p) break;
+  }
+  for (const p of missing.reverse()) {
+    try {
+      mkdirSync(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+}
+
 let counter = 0;
 function tmpName(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${threadId}-${counter++}`);
 }
 
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
+  mkdirp(dirname(path));
   const tmp = tmpName(path);
   const fd = openSync(tmp, 'wx');
   try {
@@ -35,9 +54,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   } catch (e) {
     // Nothing half-written stays behind (a full disk, a directory where the file belongs...).
     rmSync(tmp, { force: true });
-    const err = e as NodeJS.ErrnoException;
-    if (err && typeof err === 'object' && err.code && !err.path) err.path = path; // name the file
-    throw e;
+    throw namePath(e, path, tmp);
   }
 }
 
@@ -51,15 +68,15 @@ export function writeJsonAtomic(path: string, value: unknown): void {
  * half-written `dir`.
  */
 export function writeDirAtomic(dir: string, fill: (tmpDir: string) => void): void {
-  mkdirSync(dirname(dir), { recursive: true });
+  mkdirp(dirname(dir));
   const tmp = tmpName(dir);
   rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
   try {
+    mkdirSync(tmp);
     fill(tmp);
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
-    throw e;
+    throw namePath(e, dir, tmp);
   }
   try {
     if (existsSync(dir)) {
@@ -77,6 +94,16 @@ export function writeDirAtomic(dir: string, fill: (tmpDir: string) => void): voi
     }
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
-    throw e;
+    throw namePath(e, dir, tmp);
   }
+}
+
+/** A system error about our temp file or directory is reported as about the real target. */
+function namePath(e: unknown, target: string, tmp: string): unknown {
+  const err = e as NodeJS.ErrnoException & { dest?: string };
+  if (err && typeof err === 'object' && typeof err.code === 'string') {
+    if (!err.path || err.path.startsWith(tmp)) err.path = target;
+    if (err.dest?.startsWith(tmp)) err.dest = target;
+  }
+  return e;
 }

@@ -37,13 +37,16 @@ export interface ProgressEvent {
 }
 
 let observer: ((e: ProgressEvent) => void) | null = null;
+let observeEveryMs = 1000;
 
 /**
- * Send every bar's state (silent ones included) to `fn`, at most once a second per bar. The
- * reproduce scheduler uses this to show one bar per running stage, from any worker thread.
+ * Send every bar's state (silent ones included) to `fn`, at most once per `intervalMs` (default
+ * a second) per bar. The reproduce scheduler uses this to show one bar per running stage, from
+ * any worker thread; the browser lab uses it (interval 0: every step) for its progress bar.
  */
-export function observeProgress(fn: ((e: ProgressEvent) => void) | null): void {
+export function observeProgress(fn: ((e: ProgressEvent) => void) | null, intervalMs = 1000): void {
   observer = fn;
+  observeEveryMs = intervalMs;
 }
 
 export class Progress {
@@ -93,7 +96,7 @@ export class Progress {
   }
   private draw(final: boolean): void {
     const now = Date.now();
-    if (observer && (final || now - this.lastObserved >= 1000)) {
+    if (observer && (final || now - this.lastObserved >= observeEveryMs)) {
       this.lastObserved = now;
       observer({
         label: this.opts.label,

@@ -9,13 +9,9 @@ import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { main } from '../../src/cli/main.js';
 
-export interface CliResult {
-  code: number;
-  out: string;
-  err: string;
-}
+export { cli, type CliResult } from './run-cli.js';
+import { cli, type CliResult } from './run-cli.js';
 
 let quietEnv = false;
 /** The workspace: an empty directory that is the working directory while a command runs. */
@@ -28,29 +24,6 @@ export function workspace(label: string): { dir: string; cleanup(): void } {
     quietEnv = true;
   }
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-/** Run `robustlab <args>` in-process with `cwd` as the working directory. */
-export async function cli(cwd: string, ...args: string[]): Promise<CliResult> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  const here = process.cwd();
-  process.stdout.write = ((s: string | Uint8Array) => (out.push(String(s)), true)) as never;
-  process.stderr.write = ((s: string | Uint8Array) => (err.push(String(s)), true)) as never;
-  process.exitCode = 0;
-  process.chdir(cwd);
-  try {
-    await main(args);
-  } finally {
-    process.chdir(here);
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { code, out: out.join(''), err: err.join('') };
 }
 
 /** Every entry under `dir`: type, size and modification time (a cheap "changed?" test). */

@@ -5,7 +5,7 @@ import { isNativeMatmulInstalled } from '../../backend/native-matmul.js';
 import { DATASET_NAMES, type DatasetName } from '../../data/datasets.js';
 import { RobustlabError } from '../../data/errors.js';
 import { PRESETS } from '../../experiments/presets.js';
-import { reproduce } from '../../experiments/reproduce.js';
+import { maskedUrl, reproduce } from '../../experiments/reproduce.js';
 import {
   BACKEND_OPTION,
   choice,
@@ -22,6 +22,27 @@ import {
 } from '../args.js';
 import { checkOutDir, readJsonOrNull } from '../outputs.js';
 
+/** --queue URL and --attempts N: Redis URLs only, checked before anything runs. */
+export const QUEUE_OPTIONS = {
+  queue: str({
+    metavar: 'URL',
+    help: 'run the stages as jobs on a BullMQ queue: redis://HOST:PORT or rediss://:PASSWORD@HOST:PORT',
+  }),
+  attempts: int({ min: 1, max: 100, help: 'with --queue: tries per stage (default 2)' }),
+} as const;
+
+export function queueOption(url: string | undefined, attempts: number | undefined) {
+  if (url === undefined) {
+    if (attempts !== undefined) throw new RobustlabError('--attempts needs --queue');
+    return undefined;
+  }
+  if (!/^rediss?:\/\/[^/]/.test(url))
+    throw new RobustlabError(
+      `--queue must be a Redis URL, redis://HOST:PORT or rediss://:PASSWORD@HOST:PORT (got '${url}')`,
+    );
+  return { url, attempts: attempts ?? 2 };
+}
+
 /** More workers than cores only adds backends competing for the same cores. */
 export const MAX_WORKERS = Math.max(1, availableParallelism());
 
@@ -34,6 +55,8 @@ export const OPTIONS = {
   seeds: str({ metavar: 'LIST', help: "seeds, e.g. 0,1,2 (default: the preset's)" }),
   optimizer: choice(['ngd', 'sgd', 'adam'] as const, { help: "the attack's optimiser" }),
   force: strs({ help: 'recompute a stage (name, prefix or kind); repeatable' }),
+  stages: strs({ help: 'run only this stage (name, prefix or kind) and its inputs; repeatable' }),
+  ...QUEUE_OPTIONS,
   ...BACKEND_OPTION,
   ...DATA_OPTION,
 } as const;
@@ -50,7 +73,7 @@ works in a run directory (a second one is refused while the first holds its lock
 options:
   --dataset D     mnist | fashion-mnist | all (default all)
   --preset P      quick (default: small subsets, a few minutes on 2 cores) | paper (the study's
-                  settings: full splits, 50/150 epochs, 500 projection steps, 180 examples) | smoke
+                  settings: full splits, 50/150 epochs, 500 projection steps, 180 examples) | smoke | tiny
   --out DIR       default runs/<preset>; a new or empty directory, or an earlier run
   --workers N     parallel stages in worker threads, 1..${MAX_WORKERS} (default: number of cores)
   --seeds LIST    seeds of every seed-dependent stage, e.g. 0,1,2 (default: the preset's;
@@ -59,6 +82,11 @@ options:
   --optimizer O   the attack's optimiser: ngd (default) | sgd | adam (new attack, transfer and
                   SVD stages; classifiers and codes are reused)
   --force STAGE   recompute a stage (name, prefix such as classifier/mnist, or kind); repeatable
+  --stages S      run only stage S (name, prefix or kind) and its inputs, no report; repeatable
+  --queue URL     run the stages as jobs on a BullMQ queue on Redis (redis://HOST:PORT,
+                  rediss://:PASSWORD@HOST:PORT) for \`robustlab worker\`s on any machines; --out
+                  must then be a directory every worker reaches (docs/distributed.md)
+  --attempts N    with --queue: tries per stage before the run fails, 1..100 (default 2)
 common: --json --quiet --backend --data-dir --help`;
 
 /** --seeds 0,1,2 (distinct integers) or --seed S; undefined = the preset's seeds. */
@@ -89,6 +117,7 @@ export async function run(argv: string[]): Promise<void> {
   const preset = v.optimizer ? { ...chosen, attackOptimizer: v.optimizer } : chosen;
   const seeds = parseSeeds(v.seeds, v.seed);
   const out = v.out ?? `runs/${preset.name}`;
+  const queue = queueOption(v.queue, v.attempts);
   checkOutDir(out, {
     what: 'reproduce run',
     isOurs: (dir) => ({ ours: !!readJsonOrNull(join(dir, 'graph.json')) }),
@@ -97,11 +126,13 @@ export async function run(argv: string[]): Promise<void> {
   const backend = await initBackend({ backend: v.backend });
   const workers = v.workers ?? MAX_WORKERS;
   const say = v.quiet ? undefined : (l: string) => process.stderr.write(l + '\n');
-  say?.(
-    `robustlab reproduce: preset ${preset.name}, ${datasets.join(' + ')}, out ${out}, ` +
-      `${workers} worker${workers === 1 ? '' : 's'}, seeds ${(seeds ?? preset.seeds).join(',')}, compute ${backend}` +
-      `${isNativeMatmulInstalled(backend) ? ' + native OpenBLAS' : ''}`,
-  );
+  const banner = () =>
+    say?.(
+      `robustlab reproduce: preset ${preset.name}, ${datasets.join(' + ')}, out ${out}, ` +
+        `${queue ? `queue ${maskedUrl(queue.url)}` : `${workers} worker${workers === 1 ? '' : 's'}`}, ` +
+        `seeds ${(seeds ?? preset.seeds).join(',')}, compute ${backend}` +
+        `${isNativeMatmulInstalled(backend) ? ' + native OpenBLAS' : ''}`,
+    );
   const onInterrupt = () => {
     process.stderr.write(
       `\nrobustlab: interrupted; finished stages are kept in ${out}. Resume with the same command: robustlab reproduce ${argv.join(' ')}\n`,
@@ -121,12 +152,15 @@ export async function run(argv: string[]): Promise<void> {
       force: v.force.length ? v.force : undefined,
       log: say,
       live: !!process.stderr.isTTY && !v.quiet,
+      queue,
+      only: v.stages.length ? v.stages : undefined,
+      onStart: banner,
     });
     output(v.json, { command: 'reproduce', ...r }, () =>
       [
-        `reproduction done in ${r.seconds.toFixed(0)} s (${r.computed.length} stages computed, ${r.cached.length} reused)`,
+        `${r.report ? 'reproduction' : 'stages'} done in ${r.seconds.toFixed(0)} s (${r.computed.length} stages computed, ${r.cached.length} reused)`,
         ...r.claims.map((c) => `  [${c.verdict}] ${c.dataset}: ${c.claim} — ${c.evidence}`),
-        `report: ${r.report}`,
+        r.report ? `report: ${r.report}` : '(--stages: a part of the graph, no report)',
       ].join('\n'),
     );
   } finally {

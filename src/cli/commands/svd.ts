@@ -82,15 +82,15 @@ export async function run(argv: string[]): Promise<void> {
   const modelDir = required('model', v.model);
   const mode = required('mode', v.mode);
   if (mode === 'zero') refuseInapplicable(given, ['factor'], 'with --mode zero (scale only)');
+  const { fractions, factor, seed } = v;
+  const out = v.out ?? join('runs', 'svd', basename(resolve(modelDir)));
+  const files = ['json', 'md', 'svg', 'png'].map((e) => `svd-${mode}.${e}`);
+  checkFilesOut(out, files, 'svd output', isSvdFile);
   const meta = readModelMeta(modelDir);
   if (meta.kind !== 'classifier' || meta.space !== 'image')
     throw new RobustlabError(
       `the spectral sweep takes an image-space classifier (${modelDir} is a ${meta.space === 'image' ? meta.kind : meta.space} ${meta.kind === 'classifier' ? 'classifier' : 'model'})`,
     );
-  const { fractions, factor, seed } = v;
-  const out = v.out ?? join('runs', 'svd', basename(resolve(modelDir)));
-  const files = ['json', 'md', 'svg', 'png'].map((e) => `svd-${mode}.${e}`);
-  checkFilesOut(out, files, 'svd output', isSvdFile);
   await initBackend({ backend: v.backend });
   let attackDir = v['attack-dir'];
   let tmp: string | undefined;
