@@ -1,6 +1,7 @@
 /** The stage graph's scheduling priority: critical path first. */
 import { describe, expect, it } from 'vitest';
 import { PRESETS } from './presets.js';
+import { parseStageJob, stageJobOf } from './stage-job.js';
 import {
   buildGraph,
   criticalPathPriority,
@@ -97,6 +98,13 @@ describe('standard evaluation stages', () => {
       expect(a[i].key !== b[i].key).toBe(changed);
     }
     expect(new Set(a.map((s) => s.key)).size).toBe(a.length);
+  });
+
+  it('pass the queue worker’s payload check (names, params, inputs)', () => {
+    const st = resolveGraph(buildGraph(['mnist'], PRESETS.quick, [0]), '/tmp/x');
+    const byName = new Map(st.map((s) => [s.name, s]));
+    for (const s of st.filter((x) => x.kind === 'evaluate'))
+      expect(parseStageJob(stageJobOf(s, byName, '/tmp/x')).key).toBe(s.key);
   });
 
   it('are off in the smoke preset and sized 1000 / 200 in the paper preset', () => {

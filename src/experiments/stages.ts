@@ -49,7 +49,7 @@ export function evaluateStageName(
 ): string {
   return svdFraction === undefined
     ? `evaluate/${d}/${space}/${arch}/${norm}`
-    : `evaluate/${d}/image+svd${Math.round(svdFraction * 100)}/${arch}/${norm}`;
+    : `evaluate/${d}/image-svd${Math.round(svdFraction * 100)}/${arch}/${norm}`;
 }
 
 export interface StageDef {
