@@ -20,6 +20,12 @@ export interface Preset {
   fractions: number[];
   reattackCount: number;
   hidden: number;
+  /**
+   * Standard evaluation (AutoAttack end to end in pixels, adaptive targets): test points per
+   * model, fewer for the projection spaces (each iterate is projected), and points for the
+   * reliability checks. Absent: no evaluate stages.
+   */
+  evaluation?: { n: number; projectionN: number; checkSubset: number };
 }
 
 const range = (a: number, step: number, b: number) =>
@@ -42,6 +48,7 @@ export const PRESETS: Record<string, Preset> = {
     fractions: range(0, 0.05, 0.95),
     reattackCount: 5,
     hidden: 256,
+    evaluation: { n: 1000, projectionN: 200, checkSubset: 100 },
   },
   // The same graph, small enough to finish in a few minutes on 2 cores.
   quick: {
@@ -58,8 +65,9 @@ export const PRESETS: Record<string, Preset> = {
     fractions: range(0, 0.1, 0.9),
     reattackCount: 1,
     hidden: 256,
+    evaluation: { n: 50, projectionN: 20, checkSubset: 20 },
   },
-  // Tiny: for the resume test.
+  // Tiny: for the resume test (no standard evaluation: it would dominate the test's time).
   smoke: {
     name: 'smoke',
     limitTrain: 1000,

@@ -128,6 +128,26 @@ const SCHEMAS: Record<
     },
     deps: () => 2,
   },
+  evaluate: {
+    params: {
+      attacks: oneOf(['autoattack', 'autoattack-rand']),
+      n: int(1),
+      checkSubset: int(0),
+      seed: int(0),
+      norm: oneOf(['linf', 'l2']),
+      eps: (v) => finite(v) && (v as number) > 0,
+      projection: oneOf(['implicit', 'bpda']),
+      spectral: (v) =>
+        v === null ||
+        (typeof v === 'object' &&
+          !Array.isArray(v) &&
+          oneOf(['zero', 'scale'])((v as Record<string, unknown>).mode) &&
+          fractions([(v as Record<string, unknown>).fraction]) &&
+          Object.keys(v as object).every((k) => k === 'mode' || k === 'fraction')),
+    },
+    optional: ['projection'],
+    deps: () => null, // 1 (image) or 2 (latent: the model and the image model for transfer)
+  },
 };
 
 // Names become directory names: lower-case words and slashes only, no dots.

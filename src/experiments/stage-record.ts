@@ -75,6 +75,14 @@ export const RESULT: Record<Stage['kind'], Check> = {
       }),
     ),
   }),
+  evaluate: obj({
+    norm: str,
+    eps: num,
+    n: count,
+    cleanAccuracy: unit,
+    robustAccuracy: unit,
+    checks: arrayOf(obj({ id: str, status: str, detail: str })),
+  }),
 };
 
 /** Files a finished stage must have beside stage.json (relative to its directory). */

@@ -1,6 +1,7 @@
 /** The stage graph's scheduling priority: critical path first. */
 import { describe, expect, it } from 'vitest';
 import { PRESETS } from './presets.js';
+import { parseStageJob, stageJobOf } from './stage-job.js';
 import {
   buildGraph,
   criticalPathPriority,
@@ -50,5 +51,66 @@ describe('seeds', () => {
     const keys = resolveGraph(three, '/tmp/x').map((s) => s.key);
     expect(new Set(keys).size).toBe(keys.length);
     expect(resolveGraph(one, '/tmp/x').map((s) => s.key)).toEqual(keys.slice(0, one.length));
+  });
+});
+
+describe('standard evaluation stages', () => {
+  const evals = (p: typeof PRESETS.quick) =>
+    buildGraph(['mnist'], p, [0]).filter((s) => s.kind === 'evaluate');
+
+  it('evaluate every classifier (15) and the SVD-defended 2L (3) at both budgets', () => {
+    const g = buildGraph(['mnist'], PRESETS.quick, [0]);
+    const names = new Set(g.map((s) => s.name));
+    const ev = g.filter((s) => s.kind === 'evaluate');
+    expect(ev.length).toBe((15 + 3) * 2);
+    for (const s of ev) {
+      expect(s.params.attacks).toBe(
+        s.name.includes('/vae-encoding/') ? 'autoattack-rand' : 'autoattack',
+      );
+      for (const d of s.deps) expect(names.has(d)).toBe(true);
+      const [, , space, arch, norm] = splitStageName(s.name).base.split('/');
+      expect(s.params.eps).toBe(norm === 'linf' ? 0.1 : 1.0);
+      // the model under evaluation first; latent models also the image model for the transfer check
+      if (space.startsWith('image'))
+        expect(s.deps).toEqual([`classifier/mnist/image/${arch}/seed0`]);
+      else
+        expect(s.deps).toEqual([
+          `classifier/mnist/${space}/${arch}/seed0`,
+          `classifier/mnist/image/${arch}/seed0`,
+        ]);
+      expect(s.params.n).toBe(space.endsWith('projection') ? 20 : 50);
+      expect(s.params.projection).toBe(space.endsWith('projection') ? 'implicit' : undefined);
+    }
+    const svd = ev.filter((s) => s.params.spectral);
+    expect(svd.map((s) => (s.params.spectral as { fraction: number }).fraction).sort()).toEqual([
+      0, 0, 0.15, 0.15, 0.4, 0.4,
+    ]);
+    expect(svd.every((s) => (s.params.spectral as { mode: string }).mode === 'zero')).toBe(true);
+  });
+
+  it('key on their settings: more points changes only the evaluate stages’ keys', () => {
+    const a = resolveGraph(buildGraph(['mnist'], PRESETS.quick, [0]), '/tmp/x');
+    const more = { ...PRESETS.quick, evaluation: { n: 60, projectionN: 20, checkSubset: 20 } };
+    const b = resolveGraph(buildGraph(['mnist'], more, [0]), '/tmp/x');
+    for (let i = 0; i < a.length; i++) {
+      const projection = a[i].name.split('/')[2].endsWith('projection');
+      const changed = a[i].kind === 'evaluate' && !projection;
+      expect(a[i].key !== b[i].key).toBe(changed);
+    }
+    expect(new Set(a.map((s) => s.key)).size).toBe(a.length);
+  });
+
+  it('pass the queue worker’s payload check (names, params, inputs)', () => {
+    const st = resolveGraph(buildGraph(['mnist'], PRESETS.quick, [0]), '/tmp/x');
+    const byName = new Map(st.map((s) => [s.name, s]));
+    for (const s of st.filter((x) => x.kind === 'evaluate'))
+      expect(parseStageJob(stageJobOf(s, byName, '/tmp/x')).key).toBe(s.key);
+  });
+
+  it('are off in the smoke preset and sized 1000 / 200 in the paper preset', () => {
+    expect(evals(PRESETS.smoke)).toEqual([]);
+    const paper = evals(PRESETS.paper);
+    expect(new Set(paper.map((s) => s.params.n))).toEqual(new Set([1000, 200]));
+    expect(paper.every((s) => estimatedCost(s) > 0)).toBe(true);
   });
 });

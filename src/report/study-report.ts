@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { loadDataset } from '../data/node-io.js';
 import { DATASETS, type DatasetName } from '../data/datasets.js';
 import { readAttackDir } from '../experiments/transfer-job.js';
+import { standardEvaluation } from './standard-eval.js';
 import {
+  evaluateStageName,
   seedStageName,
   splitStageName,
   stageRecord,
@@ -498,6 +500,23 @@ export async function writeStudyReport(
     claims.push(
       ...checkClaims(d, acc, trainAcc, rob['own-space'], success['own-space'], transfer, svd),
     );
+    // Under standard evaluation: AutoAttack robust accuracy, checks, claims re-decided.
+    const std = standardEvaluation(d, (space, arch, norm, svdFraction) =>
+      perSeed(evaluateStageName(d, space, arch, norm, svdFraction)),
+    );
+    if (std) {
+      results.datasets[d].standardEvaluation = std.results;
+      claims.push(...std.claims);
+      if (!only)
+        sections.push({
+          dataset: d,
+          fig: 9,
+          title: 'Under standard evaluation (AutoAttack, adaptive, end to end in pixels)',
+          ...(std.curveSvg ? { file: `${d}-fig9-security-curves`, svg: std.curveSvg } : {}),
+          notes: std.notes,
+          tables: std.tables,
+        });
+    }
   }
   if (datasets.includes('mnist') && datasets.includes('fashion-mnist')) {
     const m = averageEstimate(allAcc['mnist']);

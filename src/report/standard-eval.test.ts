@@ -1,0 +1,89 @@
+/** The "Under standard evaluation" section on synthetic evaluate results. */
+import { describe, expect, it } from 'vitest';
+import { standardEvaluation, type EvaluateResult } from './standard-eval.js';
+
+const N = 1000;
+function result(
+  norm: string,
+  robust: number,
+  checks: EvaluateResult['checks'] = [],
+): EvaluateResult {
+  return {
+    norm,
+    eps: norm === 'linf' ? 0.1 : 1,
+    n: N,
+    cleanAccuracy: 0.98,
+    robustAccuracy: robust,
+    checks,
+  };
+}
+const pass = [{ id: 'fgsm', status: 'pass', detail: 'ok' }];
+
+describe('standard evaluation section', () => {
+  // VAE-encoding clearly most robust; image & AE-encoding clearly least (1000 points: ±3 points).
+  const robustBySpace: Record<string, number> = {
+    image: 0.05,
+    'ae-encoding': 0.06,
+    'ae-projection': 0.3,
+    'vae-encoding': 0.6,
+    'vae-projection': 0.31,
+  };
+  const svdBy: Record<number, number> = { 0: 0.05, 0.15: 0.06, 0.4: 0.07 };
+  const s = standardEvaluation('mnist', (space, arch, norm, f) => {
+    if (f !== undefined) return [result(norm, svdBy[f], pass)];
+    const checks =
+      space === 'vae-projection' && arch === '2L' && norm === 'l2'
+        ? [{ id: 'unbounded', status: 'fail', detail: 'unbounded attack reaches only 40.0%' }]
+        : pass;
+    return [result(norm, robustBySpace[space], checks)];
+  })!;
+
+  it('has robust accuracy of every space × architecture and the SVD rows, with Wilson intervals', () => {
+    const linf = s.tables[0].md;
+    for (const sp of Object.keys(robustBySpace)) expect(linf).toContain(`| ${sp} `);
+    // Wilson interval of 600/1000: [57.0, 63.0]
+    expect(linf).toContain('60.0 [56.9, 63.0]');
+    expect(linf).toContain('image + SVD zero 40% (2L)');
+    const ra = (s.results.robustAccuracy as any).l2['image + SVD zero 15%']['2L'];
+    expect(ra.value).toBeCloseTo(0.06, 9);
+    expect(ra.sample.lo).toBeLessThan(0.06);
+  });
+
+  it('counts the checks and lists each warn/fail with its numbers', () => {
+    const t = s.tables[2];
+    // 15 models × 2 norms + 3 SVD × 2 norms, one check each, one of them failing
+    expect(t.title).toContain('35 pass, 0 warn, 1 fail');
+    expect(t.md).toContain('unbounded attack reaches only 40.0%');
+    expect(t.md).toContain('vae-projection 2L');
+  });
+
+  it('re-decides the robustness claims on robust accuracy, inconclusive when intervals overlap', () => {
+    const v = (frag: string, norm: string) =>
+      s.claims.find((c) => c.claim.includes(frag) && c.claim.includes(norm))!.verdict;
+    expect(v('most robust', 'L∞')).toBe('supported');
+    expect(v('least robust', 'L2')).toBe('supported');
+    // 7% vs 5% of 1000: the Wilson intervals overlap
+    expect(v('SVD truncation', 'L∞')).toBe('inconclusive');
+    expect(s.claims.every((c) => c.rule.length > 0)).toBe(true);
+  });
+
+  it('says so when there are no curve points, and is null without evaluate stages', () => {
+    expect(s.curveSvg).toBeNull();
+    expect(s.notes.join(' ')).toContain('No security curve');
+    expect(standardEvaluation('mnist', () => [undefined])).toBeNull();
+  });
+
+  it('draws the security curves when the stages return them', () => {
+    const withCurve = standardEvaluation('mnist', (_sp, _a, norm) => [
+      {
+        ...result(norm, 0.5),
+        curve: {
+          bounded: null,
+          fromDistances: { eps: [0, 0.1, 0.2], robustAccuracy: [0.98, 0.5, 0.1] },
+        },
+      },
+    ])!;
+    expect(withCurve.curveSvg).toContain('<svg');
+    expect(withCurve.curveSvg).toContain('vae-encoding');
+  });
+});

@@ -1,0 +1,258 @@
+/**
+ * The report's "Under standard evaluation" section (browser-safe): robust accuracy under
+ * AutoAttack (end to end in pixels, adaptive targets) of every space × architecture at both
+ * budgets and of the SVD-defended 2L image models, with Wilson intervals (pooled over seeds,
+ * hull with the t interval over seeds when there are several); the reliability checks; and the
+ * study's robustness claims re-decided on robust accuracy.
+ */
+import { lineChart } from './svg.js';
+import { markdownTable } from './table.js';
+import {
+  averageEstimate,
+  decideBest,
+  decideGreater,
+  decideWorst,
+  decisionInterval,
+  formatEstimate,
+  proportionEstimate,
+  rateCell,
+  type Estimate,
+  type Verdict,
+} from './estimates.js';
+
+const SPACES = ['image', 'ae-encoding', 'ae-projection', 'vae-encoding', 'vae-projection'];
+const ARCHS = ['1L', '2L', 'LRL'];
+export const STANDARD_BUDGETS = [
+  { norm: 'linf', eps: 0.1, label: 'L∞ ε = 0.1' },
+  { norm: 'l2', eps: 1.0, label: 'L2 ε = 1.0' },
+] as const;
+export const SVD_FRACTIONS = [0, 0.15, 0.4];
+
+/** The part of an evaluate stage's result this section reads. */
+export interface EvaluateResult {
+  norm: string;
+  eps: number;
+  n: number;
+  cleanAccuracy: number;
+  robustAccuracy: number;
+  checks: { id: string; status: string; detail: string }[];
+  curve?: {
+    bounded: { eps: number; robustAccuracy: number }[] | null;
+    fromDistances: { eps: number[]; robustAccuracy: number[] } | null;
+  };
+}
+
+export interface StandardClaim {
+  dataset: string;
+  claim: string;
+  verdict: Verdict;
+  rule: string;
+  evidence: string;
+}
+
+export interface StandardEvaluation {
+  /** For results.json: estimates per norm → row → arch, and the per-seed check counts. */
+  results: Record<string, unknown>;
+  tables: { title: string; md: string }[];
+  notes: string[];
+  claims: StandardClaim[];
+  /** One security-curve figure for the dataset, when the evaluate stages returned curves. */
+  curveSvg: string | null;
+}
+
+const fp = (e: Estimate) => formatEstimate(e, { scale: 100, digits: 1 });
+function ev(e: Estimate): string {
+  if (!Number.isFinite(e.value)) return 'n/a';
+  const i = decisionInterval(e);
+  const v = (x: number) => (x * 100).toFixed(1);
+  return `${v(e.value)}%${i ? ` [${v(i.lo)}, ${v(i.hi)}]` : ''}`;
+}
+
+/**
+ * `get(space, arch, norm, svdFraction?)` returns the evaluate result of each seed (undefined
+ * where the stage is missing). Returns null when no evaluate stage ran for this dataset.
+ */
+export function standardEvaluation(
+  d: string,
+  get: (
+    space: string,
+    arch: string,
+    norm: string,
+    svdFraction?: number,
+  ) => (EvaluateResult | undefined)[],
+): StandardEvaluation | null {
+  const rows: { label: string; space: string; arch: string; svd?: number }[] = [
+    ...SPACES.flatMap((space) => ARCHS.map((arch) => ({ label: space, space, arch }))),
+    ...SVD_FRACTIONS.map((f) => ({
+      label: `image + SVD zero ${Math.round(f * 100)}%`,
+      space: 'image',
+      arch: '2L',
+      svd: f,
+    })),
+  ];
+  const robust: Record<string, Estimate> = {};
+  const clean: Record<string, Estimate> = {};
+  const counts = { pass: 0, warn: 0, fail: 0, skip: 0 } as Record<string, number>;
+  const flagged: string[][] = [];
+  let any = false;
+  let minN = Infinity;
+  for (const { norm } of STANDARD_BUDGETS)
+    for (const r of rows) {
+      const key = `${norm}|${r.label}|${r.arch}`;
+      const rs = get(r.space, r.arch, norm, r.svd);
+      if (!rs.some(Boolean)) continue;
+      any = true;
+      robust[key] = proportionEstimate(rs.map((x) => rateCell(x?.robustAccuracy, x?.n)));
+      clean[key] = proportionEstimate(rs.map((x) => rateCell(x?.cleanAccuracy, x?.n)));
+      rs.forEach((x, seedIdx) => {
+        if (!x) return;
+        minN = Math.min(minN, x.n);
+        for (const c of x.checks) {
+          counts[c.status] = (counts[c.status] ?? 0) + 1;
+          if (c.status === 'warn' || c.status === 'fail')
+            flagged.push([`${r.label} ${r.arch}`, norm, String(seedIdx), c.id, c.status, c.detail]);
+        }
+      });
+    }
+  if (!any) return null;
+  const at = (norm: string, label: string, arch: string) =>
+    robust[`${norm}|${label}|${arch}`] ?? proportionEstimate([]);
+  const cleanAt = (norm: string, label: string, arch: string) =>
+    clean[`${norm}|${label}|${arch}`] ?? proportionEstimate([]);
+
+  const tables = STANDARD_BUDGETS.map(({ norm, label: budget }) => ({
+    title: `Robust accuracy (%) under AutoAttack, ${budget}: value ± seed half-width [95% Wilson interval]; clean accuracy on the same points`,
+    md: markdownTable(
+      ['model', ...ARCHS.map((a) => `${a} robust`), ...ARCHS.map((a) => `${a} clean`)],
+      rows
+        .filter((r) => r.svd === undefined && r.arch === '1L')
+        .map((r) => [
+          r.label,
+          ...ARCHS.map((a) => fp(at(norm, r.label, a))),
+          ...ARCHS.map((a) => fp(cleanAt(norm, r.label, a))),
+        ])
+        .concat(
+          rows
+            .filter((r) => r.svd !== undefined)
+            .map((r) => [
+              `${r.label} (2L)`,
+              '—',
+              fp(at(norm, r.label, '2L')),
+              '—',
+              '—',
+              fp(cleanAt(norm, r.label, '2L')),
+              '—',
+            ]),
+        ),
+    ),
+  }));
+  tables.push({
+    title: `Reliability checks: ${counts.pass} pass, ${counts.warn} warn, ${counts.fail} fail, ${counts.skip} skipped`,
+    md: flagged.length
+      ? markdownTable(['model', 'norm', 'seed #', 'check', 'status', 'numbers'], flagged)
+      : 'No check warned or failed.',
+  });
+
+  // Claims re-decided on robust accuracy (higher = more robust), per budget.
+  const claims: StandardClaim[] = [];
+  const RULE =
+    'robust accuracy of a space = mean over its 3 architectures; decided only when the 95% intervals (Wilson, hull with the seed interval) do not overlap, else inconclusive';
+  for (const { norm, label } of STANDARD_BUDGETS) {
+    // (one architecture measured: its own Wilson interval, not a normal approximation of it)
+    const space = (s: string) => {
+      const parts = ARCHS.map((a) => at(norm, s, a)).filter((e) => Number.isFinite(e.value));
+      return parts.length === 1 ? parts[0] : averageEstimate(parts);
+    };
+    const bySpace = Object.fromEntries(SPACES.map((s) => [s, space(s)]));
+    const others = SPACES.filter((s) => s !== 'vae-encoding').map((s) => bySpace[s]);
+    claims.push({
+      dataset: d,
+      claim: `VAE-ENCODING models are the most robust (AutoAttack robust accuracy, ${label})`,
+      verdict: decideBest(bySpace['vae-encoding'], others),
+      rule: `${RULE}; VAE-encoding's interval wholly above every other space's`,
+      evidence: SPACES.map((s) => `${s} ${ev(bySpace[s])}`).join('; '),
+    });
+    const rest = ['ae-projection', 'vae-encoding', 'vae-projection'];
+    const worst = allVerdicts(
+      ['image', 'ae-encoding'].map((w) =>
+        decideWorst(
+          bySpace[w],
+          rest.map((s) => bySpace[s]),
+        ),
+      ),
+    );
+    claims.push({
+      dataset: d,
+      claim: `AE-ENCODING and image-space models are the least robust (AutoAttack robust accuracy, ${label})`,
+      verdict: worst,
+      rule: `${RULE}; each of the other 3 spaces wholly above both image and AE-encoding`,
+      evidence: ['image', 'ae-encoding', ...rest].map((s) => `${s} ${ev(bySpace[s])}`).join('; '),
+    });
+    const s0 = at(norm, 'image + SVD zero 0%', '2L');
+    const s40 = at(norm, 'image + SVD zero 40%', '2L');
+    claims.push({
+      dataset: d,
+      claim: `SVD truncation (40% zeroed) increases robustness (AutoAttack robust accuracy of the defended 2L, ${label})`,
+      verdict: decideGreater(s40, s0),
+      rule: '40% interval wholly above the undefended (0%) interval: supported; wholly below: not supported; else inconclusive',
+      evidence: `40% ${ev(s40)} vs 0% ${ev(s0)}`,
+    });
+  }
+
+  const notes: string[] = [
+    'AutoAttack (standard version; rand version with EOT on the stochastic VAE encoding) run end to end in pixels on the deployed model: through the encoder for encoding spaces, with the projection’s implicit gradient for projection spaces (every iterate projected), on the modified weights for the SVD-defended models. Every adversarial is re-judged by the real model.',
+  ];
+  if (Number.isFinite(minN) && minN < 100)
+    notes.push(
+      `Coarse: as few as ${minN} points per model, so robust accuracy moves in steps of ${(100 / minN).toFixed(1)} points; most differences between spaces are not decided.`,
+    );
+
+  // Security curves: robust accuracy against ε for the 2L models, when the stages recorded any.
+  let curveSvg: string | null = null;
+  for (const { norm } of STANDARD_BUDGETS) {
+    const series = SPACES.flatMap((s) => {
+      const r = get(s, '2L', norm).find(Boolean);
+      const c = r?.curve;
+      const pts = c?.bounded?.length
+        ? { x: c.bounded.map((p) => p.eps), y: c.bounded.map((p) => p.robustAccuracy * 100) }
+        : c?.fromDistances
+          ? { x: c.fromDistances.eps, y: c.fromDistances.robustAccuracy.map((v) => v * 100) }
+          : null;
+      return pts ? [{ name: s, ...pts }] : [];
+    });
+    if (series.length) {
+      curveSvg = lineChart({
+        title: `${d}: security curves of the 2L models (${norm === 'linf' ? 'L∞' : 'L2'}), first seed`,
+        xLabel: `ε (${norm === 'linf' ? 'L∞' : 'L2'})`,
+        yLabel: 'robust accuracy (%)',
+        yMin: 0,
+        yMax: 100,
+        series,
+        layered: true,
+      });
+      break;
+    }
+  }
+  if (!curveSvg)
+    notes.push(
+      'No security curve: the evaluate stages ran at the two budgets only and returned no curve points (robustlab evaluate --curve draws one for a single model).',
+    );
+
+  const resultRows: Record<string, Record<string, Record<string, Estimate>>> = {};
+  for (const { norm } of STANDARD_BUDGETS) {
+    resultRows[norm] = {};
+    for (const r of rows) (resultRows[norm][r.label] ??= {})[r.arch] = at(norm, r.label, r.arch);
+  }
+  return {
+    results: { robustAccuracy: resultRows, checks: counts, flaggedChecks: flagged },
+    tables,
+    notes,
+    claims,
+    curveSvg,
+  };
+}
+
+function allVerdicts(vs: Verdict[]): Verdict {
+  if (vs.includes('not supported')) return 'not supported';
+  return vs.every((v) => v === 'supported') ? 'supported' : 'inconclusive';
+}
