@@ -152,7 +152,7 @@ function comparable(out: string): unknown {
         Object.entries(v)
           .filter(
             ([k]) =>
-              !/seconds|timings|wall|rss|computedStages|reusedStages|out$|model$|^queue$|^workers$/i.test(
+              !/seconds|timings|wall|rss|computedStages|reusedStages|out$|model$|^queue$|^workers$|^reportCompute$/i.test(
                 k,
               ),
           )

@@ -54,12 +54,15 @@ describe('seeds', () => {
   });
 });
 
+// The quick preset leaves the standard evaluation off by default; these tests turn it on.
+const QUICK_EVAL = { ...PRESETS.quick, evaluation: { n: 50, projectionN: 20, checkSubset: 20 } };
+
 describe('standard evaluation stages', () => {
   const evals = (p: typeof PRESETS.quick) =>
     buildGraph(['mnist'], p, [0]).filter((s) => s.kind === 'evaluate');
 
   it('evaluate every classifier (15) and the SVD-defended 2L (3) at both budgets', () => {
-    const g = buildGraph(['mnist'], PRESETS.quick, [0]);
+    const g = buildGraph(['mnist'], QUICK_EVAL, [0]);
     const names = new Set(g.map((s) => s.name));
     const ev = g.filter((s) => s.kind === 'evaluate');
     expect(ev.length).toBe((15 + 3) * 2);
@@ -89,7 +92,7 @@ describe('standard evaluation stages', () => {
   });
 
   it('key on their settings: more points changes only the evaluate stages’ keys', () => {
-    const a = resolveGraph(buildGraph(['mnist'], PRESETS.quick, [0]), '/tmp/x');
+    const a = resolveGraph(buildGraph(['mnist'], QUICK_EVAL, [0]), '/tmp/x');
     const more = { ...PRESETS.quick, evaluation: { n: 60, projectionN: 20, checkSubset: 20 } };
     const b = resolveGraph(buildGraph(['mnist'], more, [0]), '/tmp/x');
     for (let i = 0; i < a.length; i++) {
@@ -101,7 +104,7 @@ describe('standard evaluation stages', () => {
   });
 
   it('pass the queue worker’s payload check (names, params, inputs)', () => {
-    const st = resolveGraph(buildGraph(['mnist'], PRESETS.quick, [0]), '/tmp/x');
+    const st = resolveGraph(buildGraph(['mnist'], QUICK_EVAL, [0]), '/tmp/x');
     const byName = new Map(st.map((s) => [s.name, s]));
     for (const s of st.filter((x) => x.kind === 'evaluate'))
       expect(parseStageJob(stageJobOf(s, byName, '/tmp/x')).key).toBe(s.key);
