@@ -37,7 +37,7 @@ from torch_eval import apgd, load_mnist_test, load_robustlab_model, pgd_linf, pr
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True)
-    ap.add_argument("--data-dir", default=os.environ.get("ROBUSTLAB_DATA", "/work/shared/datasets"))
+    ap.add_argument("--data-dir", default=os.environ.get("ROBUSTLAB_DATA", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "datasets")))
     ap.add_argument("--dataset", default="mnist")
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--eps", default="0.3")

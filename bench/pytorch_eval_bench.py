@@ -52,7 +52,7 @@ def main():
     ap.add_argument("only", nargs="?", default="")
     ap.add_argument("--model", required=True)
     ap.add_argument("--stages", required=True)
-    ap.add_argument("--data-dir", default=os.environ.get("ROBUSTLAB_DATA", "/work/shared/datasets"))
+    ap.add_argument("--data-dir", default=os.environ.get("ROBUSTLAB_DATA", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "datasets")))
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--probe", action="store_true")
     a = ap.parse_args()
