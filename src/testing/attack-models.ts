@@ -6,6 +6,7 @@ import { loadDataset } from '../data/node-io.js';
 import { MlpClassifier, predict, type Arch } from '../models/classifier.js';
 import { trainClassifier } from '../models/train.js';
 import { TEST_DATA_DIR } from './fixtures.js';
+import { affineOf, type Affine } from './linear-oracle.js';
 
 export interface SmallMnist {
   train: { x: Float32Array; y: Int32Array; n: number };
@@ -47,30 +48,10 @@ export function correctPoints(clf: MlpClassifier, data: SmallMnist, count: numbe
   return { x, y: Int32Array.from(idx, (i) => data.test.y[i]), n: idx.length };
 }
 
-/** f(x) = xA + c of a 1L classifier (A row-major [d, k]). */
-export function affine(clf: MlpClassifier): {
-  A: Float64Array;
-  c: Float64Array;
-  d: number;
-  k: number;
-} {
-  const [l1, l2] = clf.net.weightsData();
-  const d = clf.inputDim;
-  const h = l1.b.length;
-  const k = clf.numClasses;
-  const A = new Float64Array(d * k);
-  const c = Float64Array.from(l2.b);
-  for (let j = 0; j < h; j++) {
-    for (let q = 0; q < k; q++) {
-      const w = l2.W[j * k + q];
-      c[q] += l1.b[j] * w;
-      for (let i = 0; i < d; i++) A[i * k + q] += l1.W[i * h + j] * w;
-    }
-  }
-  return { A, c, d, k };
-}
+/** f(x) = xA + c of a 1L classifier (A row-major [d, k]): the linear oracle's composition. */
+export const affine = affineOf;
 
-export type LinearModel = ReturnType<typeof affine>;
+export type LinearModel = Affine;
 
 /** For class j ≠ y at point e: gap = f_y − f_j (> 0 when correct) and w = ∇(f_j − f_y). */
 export function margin(m: LinearModel, x: Float32Array, e: number, y: number, j: number) {
