@@ -315,7 +315,15 @@ describe('fetchDataset', () => {
     } finally {
       await srv.close();
     }
-    const e2 = await rejection(fetchDataset('mnist', { dataDir: root, mirror: srv.url }));
+    // A port no client has used: reusing srv's port could hit fetch's kept-alive socket to the
+    // closed server ("other side closed") instead of a refused connection.
+    const unused = createServer();
+    await new Promise<void>((resolve) => unused.listen(0, '127.0.0.1', resolve));
+    const { port } = unused.address() as { port: number };
+    await new Promise((resolve) => unused.close(resolve));
+    const e2 = await rejection(
+      fetchDataset('mnist', { dataDir: root, mirror: `http://127.0.0.1:${port}/` }),
+    );
     expect(e2.message).toMatch(/failed: fetch failed: .*ECONNREFUSED/);
     expect(await readdir(path.join(root, 'mnist'))).toEqual([]);
   });
