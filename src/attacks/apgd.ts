@@ -160,7 +160,7 @@ function apgdRun(
   c: RunConfig,
   seed: number,
   counts: Counts,
-  bar: Progress,
+  bar: { tick(k: number): void },
 ) {
   const rows = y.length;
   const d = clf.inputDim;
@@ -318,9 +318,16 @@ function resolve(
   return c;
 }
 
+/** Rows of one batched APGD run at most (targets × points), to bound memory. */
+const MAX_BATCH_ROWS = 4096;
+
 /**
- * Shared driver: runs `runs` (restarts, or targets × restarts) in turn, each on the examples
- * still robust; keeps each example's first adversarial point, else its highest-loss point.
+ * Shared driver: runs `groups` in turn, each group on the examples still robust; the runs of a
+ * group (APGD-T's target classes of one restart) go through one batched APGD run, one row per
+ * (run, example), so that 9 targets cost ~1/9 of the kernel dispatches. Per example the
+ * result is what running the group's runs one after another would keep: the first run (in
+ * order) that finds an adversarial, else the highest-loss point. Rows are independent, so
+ * batching changes only which random start each row draws.
  */
 function drive(
   clf: Classifier,
@@ -329,7 +336,7 @@ function drive(
   labels: Int32Array,
   c: ReturnType<typeof resolve>,
   kind: LogitLoss,
-  runs: { tag: string; target?: (i: number) => number }[],
+  groups: { tag: string; runs: { target?: (i: number) => number }[] }[],
   label: string,
   silent?: boolean,
 ): AttackResult {
@@ -341,27 +348,49 @@ function drive(
   const success = Uint8Array.from({ length: n }, (_, i) => (clean.labels[i] !== labels[i] ? 1 : 0));
   const steps = new Int32Array(n);
   const bestLoss = new Float64Array(n).fill(-Infinity);
-  const bar = new Progress({ label, total: runs.length * c.steps, unit: 'step', silent });
+  const total = groups.reduce((a, g) => a + g.runs.length, 0) * c.steps;
+  const bar = new Progress({ label, total, unit: 'step', silent });
+  let done = 0;
   try {
-    runs.forEach((run, q) => {
+    for (const group of groups) {
       const idx = Array.from({ length: n }, (_, i) => i).filter((i) => !success[i]);
-      if (idx.length === 0) return;
-      const xs = new Float32Array(idx.length * d);
-      idx.forEach((i, j) => xs.set(x0.subarray(i * d, (i + 1) * d), j * d));
-      const y = Int32Array.from(idx, (i) => labels[i]);
-      const target = run.target && Int32Array.from(idx, (i) => run.target!(i));
-      const seed = deriveSeed(c.seed, `${label}:${run.tag}`);
-      const out = apgdRun(clf, xs, y, target, kind, c, seed, counts, bar);
-      idx.forEach((i, j) => {
-        steps[i] += out.iters[j];
-        if (out.found[j] || out.lossBest[j] > bestLoss[i]) {
-          xAdv.set(out.xOut.subarray(j * d, (j + 1) * d), i * d);
-          bestLoss[i] = out.lossBest[j];
-          success[i] = out.found[j];
+      done += group.runs.length * c.steps;
+      if (idx.length === 0) continue;
+      // rows: (run q, example idx[j]) in run-major order, in chunks of at most MAX_BATCH_ROWS
+      const rows = group.runs.flatMap((_, q) => idx.map((i) => [q, i] as const));
+      const chunk = Math.max(1, Math.floor(MAX_BATCH_ROWS / group.runs.length)) * group.runs.length;
+      const found = new Uint8Array(rows.length);
+      const lossBest = new Float64Array(rows.length);
+      const xOut = new Float32Array(rows.length * d);
+      const sub = Math.max(1, Math.ceil(rows.length / chunk));
+      // one tick of the batched run is one step of each of its runs (per chunk)
+      const runBar = { tick: (k: number) => bar.tick((k * group.runs.length) / sub) };
+      for (let s0 = 0, part = 0; s0 < rows.length; s0 += chunk, part++) {
+        const part_ = rows.slice(s0, s0 + chunk);
+        const xs = new Float32Array(part_.length * d);
+        part_.forEach(([, i], j) => xs.set(x0.subarray(i * d, (i + 1) * d), j * d));
+        const y = Int32Array.from(part_, ([, i]) => labels[i]);
+        const target = group.runs[0].target
+          ? Int32Array.from(part_, ([q, i]) => group.runs[q].target!(i))
+          : undefined;
+        const tag = sub > 1 ? `${group.tag}:part${part}` : group.tag;
+        const seed = deriveSeed(c.seed, `${label}:${tag}`);
+        const out = apgdRun(clf, xs, y, target, kind, c, seed, counts, runBar);
+        found.set(out.found, s0);
+        lossBest.set(out.lossBest, s0);
+        xOut.set(out.xOut, s0 * d);
+        rows.slice(s0, s0 + part_.length).forEach(([, i], j) => (steps[i] += out.iters[j]));
+      }
+      rows.forEach(([, i], j) => {
+        if (success[i]) return;
+        if (found[j] || lossBest[j] > bestLoss[i]) {
+          xAdv.set(xOut.subarray(j * d, (j + 1) * d), i * d);
+          bestLoss[i] = lossBest[j];
+          success[i] = found[j];
         }
       });
-      bar.set((q + 1) * c.steps, `robust ${n - success.reduce((s, v) => s + v, 0)}/${n}`);
-    });
+      bar.set(done, `robust ${n - success.reduce((s, v) => s + v, 0)}/${n}`);
+    }
   } finally {
     bar.finish();
   }
@@ -380,8 +409,9 @@ export function apgd(
   const kind = o.loss ?? APGD_DEFAULTS.loss;
   if (kind !== 'ce' && kind !== 'dlr') throw new RangeError(`unknown APGD loss '${kind}'`);
   if (kind === 'dlr' && clf.numClasses < 3) throw new RangeError('the DLR loss needs ≥ 3 classes');
-  const runs = Array.from({ length: c.restarts }, (_, r) => ({ tag: `restart${r}` }));
-  return drive(clf, x0, n, labels, c, kind, runs, `apgd-${kind}`, o.silent);
+  // Restarts in turn, each on the points still robust (the reference's order).
+  const groups = Array.from({ length: c.restarts }, (_, r) => ({ tag: `restart${r}`, runs: [{}] }));
+  return drive(clf, x0, n, labels, c, kind, groups, `apgd-${kind}`, o.silent);
 }
 
 /** APGD-T: targeted DLR towards the 2nd, 3rd, … highest clean logit in turn. */
@@ -400,11 +430,14 @@ export function apgdT(
     throw new RangeError(`nTargetClasses must be an integer in [1, ${k - 1}] (got ${nT})`);
   const clean = hostPredict(clf, x0, n).logits;
   const ranked = Array.from({ length: n }, (_, i) => sortedClasses(clean, i, k));
-  const runs: { tag: string; target: (i: number) => number }[] = [];
-  for (let t = 2; t <= nT + 1; t++)
-    for (let r = 0; r < c.restarts; r++)
-      runs.push({ tag: `target${t}:restart${r}`, target: (i) => ranked[i][t - 1] });
-  const res = drive(clf, x0, n, labels, c, 'dlr-targeted', runs, 'apgd-t', o.silent);
+  // Per restart, the nT targets of every still-robust point in one batch (the reference runs
+  // them one after another; per point the kept result is the same rule: first target that
+  // succeeds, else the highest loss).
+  const groups = Array.from({ length: c.restarts }, (_, r) => ({
+    tag: `targets:restart${r}`,
+    runs: Array.from({ length: nT }, (_, q) => ({ target: (i: number) => ranked[i][q + 1] })),
+  }));
+  const res = drive(clf, x0, n, labels, c, 'dlr-targeted', groups, 'apgd-t', o.silent);
   res.forwards = (res.forwards ?? 0) + n;
   return res;
 }

@@ -495,6 +495,8 @@ export interface CheckSuiteOptions {
   evaluation: RobustEvaluation;
   /** The bounded curve, when one was run; else a 3-point curve on the subset is run. */
   curve?: CurvePoint[];
+  /** Points the curve was run on (default: the evaluation's n). */
+  curveN?: number;
   /** Points for the checks that attack again (the first `subset` of the evaluation's). */
   subset?: number;
   fgsm: AttackCall;
@@ -601,7 +603,7 @@ export function runChecks(o: CheckSuiteOptions): CheckResult[] {
   }
   if (want('iterative')) out.push(checkIterative(ctx, o.fgsm, o.iterative));
   if (want('monotone-eps')) {
-    if (o.curve && o.curve.length >= 2) out.push(checkMonotone(o.curve, o.evaluation.n));
+    if (o.curve && o.curve.length >= 2) out.push(checkMonotone(o.curve, o.curveN ?? o.evaluation.n));
     else {
       const grid = [o.eps / 2, o.eps, 2 * o.eps];
       const c = grid.map((eps) => ({

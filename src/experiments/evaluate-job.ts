@@ -43,6 +43,13 @@ export interface EvaluateJob {
   seed?: number;
   /** ε grid for the bounded curve. */
   curve?: number[];
+  /**
+   * The attacks of the curve (default: the job's own list). The pipeline's curves use APGD-CE
+   * alone: one cheap strong attack per ε, so that a curve costs a fraction of the evaluation.
+   */
+  curveAttacks?: string;
+  /** Points of the curve (the first ones of the n; default all n). */
+  curveN?: number;
   dataDir?: string;
   projection?: ProjectionAttack;
   eot?: number;
@@ -138,10 +145,11 @@ export async function runEvaluateJob(job: EvaluateJob): Promise<{
     // the loss averaged over draws) on the raw model; every other attack gets the EOT wrapper
     // (logits averaged over draws) and no EOT of its own. rand on a deterministic model keeps
     // AutoAttack's 20 (wasted, but the reference's behaviour).
-    const specOpts =
-      list.ensemble === 'rand'
+    const specOptsOf = (ensemble: string | null) =>
+      ensemble === 'rand'
         ? { target: target.raw, eotIter: target.stochastic ? (job.eot ?? 20) : undefined }
         : { target: target.attack, eotIter: target.stochastic ? 1 : undefined };
+    const specOpts = specOptsOf(list.ensemble);
     const attacks = specsOf(list, specOpts);
     const common = {
       norm,
@@ -154,7 +162,15 @@ export async function runEvaluateJob(job: EvaluateJob): Promise<{
     const evaluation = evaluateRobustness(target.attack, x, labels, n, { ...common, eps, attacks });
     let bounded: CurvePoint[] | null = null;
     if (job.curve && job.curve.length > 0) {
-      bounded = boundedCurve(target.attack, x, labels, n, job.curve, { ...common, attacks });
+      const curveList = job.curveAttacks ? parseAttackList(job.curveAttacks, norm) : list;
+      const curveAttacks =
+        curveList === list ? attacks : specsOf(curveList, specOptsOf(curveList.ensemble));
+      const m = Math.min(job.curveN ?? n, n);
+      bounded = boundedCurve(target.attack, x, labels, m, job.curve, {
+        ...common,
+        minNormOnAll: curveList.ensemble === null,
+        attacks: curveAttacks,
+      });
     }
     let fromDistances: { eps: number[]; robustAccuracy: number[] } | null = null;
     if (evaluation.hasMinNorm) {
@@ -188,6 +204,7 @@ export async function runEvaluateJob(job: EvaluateJob): Promise<{
         seed,
         evaluation,
         curve: bounded ?? undefined,
+        curveN: bounded ? Math.min(job.curveN ?? n, n) : undefined,
         subset,
         fgsm: CHECK_ATTACKS.fgsm,
         iterative: CHECK_ATTACKS.iterative,

@@ -25,7 +25,17 @@ export interface Preset {
    * model, fewer for the projection spaces (each iterate is projected), and points for the
    * reliability checks. Absent: no evaluate stages.
    */
-  evaluation?: { n: number; projectionN: number; checkSubset: number };
+  evaluation?: {
+    n: number;
+    projectionN: number;
+    checkSubset: number;
+    /** Points of the APGD-CE security curves of the 2L models (absent: no curves). */
+    curveN?: number;
+    /** Evaluate only the run's first `seeds` seeds (absent: all). */
+    seeds?: number;
+    /** Norms whose stages run the reliability checks (absent: both). */
+    checkNorms?: ('linf' | 'l2')[];
+  };
 }
 
 const range = (a: number, step: number, b: number) =>
@@ -48,7 +58,16 @@ export const PRESETS: Record<string, Preset> = {
     fractions: range(0, 0.05, 0.95),
     reattackCount: 5,
     hidden: 256,
-    evaluation: { n: 1000, projectionN: 200, checkSubset: 100 },
+    // Sized for the 3-seed run to fit 2 hours on 2 cores (docs/design.md): the first seed is
+    // evaluated, its reliability checks run at the L∞ budget, curves on 200 points.
+    evaluation: {
+      n: 1000,
+      projectionN: 200,
+      checkSubset: 100,
+      curveN: 200,
+      seeds: 1,
+      checkNorms: ['linf'],
+    },
   },
   // The same graph, small enough to finish in a few minutes on 2 cores.
   quick: {

@@ -137,6 +137,10 @@ const SCHEMAS: Record<
       norm: oneOf(['linf', 'l2']),
       eps: (v) => finite(v) && (v as number) > 0,
       projection: oneOf(['implicit', 'bpda']),
+      curve: (v) =>
+        Array.isArray(v) && v.length <= 201 && v.every((x) => finite(x) && x >= 0 && x <= 28),
+      curveAttacks: oneOf(['apgd-ce']),
+      curveN: int(1),
       spectral: (v) =>
         v === null ||
         (typeof v === 'object' &&
@@ -145,7 +149,7 @@ const SCHEMAS: Record<
           fractions([(v as Record<string, unknown>).fraction]) &&
           Object.keys(v as object).every((k) => k === 'mode' || k === 'fraction')),
     },
-    optional: ['projection'],
+    optional: ['projection', 'curve', 'curveAttacks', 'curveN'],
     deps: () => null, // 1 (image) or 2 (latent: the model and the image model for transfer)
   },
 };

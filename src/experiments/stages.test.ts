@@ -38,8 +38,10 @@ describe('critical-path priority', () => {
 
 describe('seeds', () => {
   it('run every stage once per seed, each seed’s stages depending only on its own', () => {
-    const one = buildGraph(['mnist'], PRESETS.paper, [0]);
-    const three = buildGraph(['mnist'], PRESETS.paper, [0, 1, 2]);
+    // (the paper preset evaluates only its first seed: without evaluation, every stage per seed)
+    const noEval = { ...PRESETS.paper, evaluation: undefined };
+    const one = buildGraph(['mnist'], noEval, [0]);
+    const three = buildGraph(['mnist'], noEval, [0, 1, 2]);
     expect(three.length).toBe(3 * one.length);
     expect(new Set(three.map((s) => s.name)).size).toBe(three.length);
     for (const s of three) {
@@ -55,7 +57,10 @@ describe('seeds', () => {
 });
 
 // The quick preset leaves the standard evaluation off by default; these tests turn it on.
-const QUICK_EVAL = { ...PRESETS.quick, evaluation: { n: 50, projectionN: 20, checkSubset: 20 } };
+const QUICK_EVAL = {
+  ...PRESETS.quick,
+  evaluation: { n: 50, projectionN: 20, checkSubset: 20, curveN: 20 },
+};
 
 describe('standard evaluation stages', () => {
   const evals = (p: typeof PRESETS.quick) =>
@@ -84,6 +89,20 @@ describe('standard evaluation stages', () => {
       expect(s.params.n).toBe(space.endsWith('projection') ? 20 : 50);
       expect(s.params.projection).toBe(space.endsWith('projection') ? 'implicit' : undefined);
     }
+    // Security curves: the 2L model of every space, APGD-CE on the first curveN points.
+    const curved = ev.filter((s) => s.params.curve);
+    expect(curved.map((s) => s.name).sort()).toEqual(
+      ev
+        .filter((s) => s.name.split('/')[3] === '2L' && !s.params.spectral)
+        .map((s) => s.name)
+        .sort(),
+    );
+    expect(curved.length).toBe(5 * 2);
+    for (const s of curved) {
+      expect(s.params.curveAttacks).toBe('apgd-ce');
+      expect(s.params.curveN).toBe(20);
+      expect((s.params.curve as number[]).includes(s.params.eps as number)).toBe(true);
+    }
     const svd = ev.filter((s) => s.params.spectral);
     expect(svd.map((s) => (s.params.spectral as { fraction: number }).fraction).sort()).toEqual([
       0, 0, 0.15, 0.15, 0.4, 0.4,
@@ -93,7 +112,10 @@ describe('standard evaluation stages', () => {
 
   it('key on their settings: more points changes only the evaluate stages’ keys', () => {
     const a = resolveGraph(buildGraph(['mnist'], QUICK_EVAL, [0]), '/tmp/x');
-    const more = { ...PRESETS.quick, evaluation: { n: 60, projectionN: 20, checkSubset: 20 } };
+    const more = {
+      ...PRESETS.quick,
+      evaluation: { n: 60, projectionN: 20, checkSubset: 20, curveN: 20 },
+    };
     const b = resolveGraph(buildGraph(['mnist'], more, [0]), '/tmp/x');
     for (let i = 0; i < a.length; i++) {
       const projection = a[i].name.split('/')[2].endsWith('projection');
@@ -115,5 +137,16 @@ describe('standard evaluation stages', () => {
     const paper = evals(PRESETS.paper);
     expect(new Set(paper.map((s) => s.params.n))).toEqual(new Set([1000, 200]));
     expect(paper.every((s) => estimatedCost(s) > 0)).toBe(true);
+  });
+
+  it('in the paper preset: the first seed only, checks at the L∞ budget, curves on 200 points', () => {
+    const ev = buildGraph(['mnist'], PRESETS.paper, [0, 1, 2]).filter((s) => s.kind === 'evaluate');
+    expect(ev.length).toBe((15 + 3) * 2);
+    expect(ev.every((s) => s.name.endsWith('/seed0'))).toBe(true);
+    for (const s of ev) expect(s.params.checkSubset).toBe(s.params.norm === 'linf' ? 100 : 0);
+    expect(ev.filter((s) => s.params.curveN === 200).length).toBe(10);
+    // other seeds first: the first evaluated seed is the run's first, whatever its number
+    const later = buildGraph(['mnist'], PRESETS.paper, [7, 0]).filter((s) => s.kind === 'evaluate');
+    expect(later.every((s) => s.name.endsWith('/seed7'))).toBe(true);
   });
 });

@@ -38,6 +38,14 @@ export const STANDARD_EVAL_BUDGETS = [
 ] as const;
 /** SVD-defended 2L image models evaluated (zero mode), as fractions of singular values. */
 export const STANDARD_EVAL_SVD_FRACTIONS = [0, 0.15, 0.4];
+/**
+ * Security curves of the 2L models (every space): APGD-CE alone at each ε, on the first
+ * `evaluation.curveN` points; the grid brackets both standard budgets.
+ */
+export const STANDARD_EVAL_CURVES: Record<'linf' | 'l2', number[]> = {
+  linf: [0.02, 0.05, 0.1, 0.15, 0.2, 0.3],
+  l2: [0.25, 0.5, 1, 1.5, 2, 3],
+};
 
 /** Name of an evaluate stage (without the seed suffix); svdFraction set for the defended 2L. */
 export function evaluateStageName(
@@ -92,12 +100,15 @@ export function buildGraph(
   seeds: number | number[],
 ): StageDef[] {
   const all = typeof seeds === 'number' ? [seeds] : seeds;
-  return all.flatMap((seed) =>
-    buildSeedGraph(datasets, p, seed).map((d) => ({
-      ...d,
-      name: seedStageName(d.name, seed),
-      deps: d.deps.map((x) => seedStageName(x, seed)),
-    })),
+  const evaluated = p.evaluation?.seeds ?? all.length;
+  return all.flatMap((seed, i) =>
+    buildSeedGraph(datasets, i < evaluated ? p : { ...p, evaluation: undefined }, seed).map(
+      (d) => ({
+        ...d,
+        name: seedStageName(d.name, seed),
+        deps: d.deps.map((x) => seedStageName(x, seed)),
+      }),
+    ),
   );
 }
 
@@ -228,12 +239,12 @@ function buildSeedGraph(datasets: DatasetName[], p: Preset, seed: number): Stage
  */
 function evaluateStages(d: string, e: NonNullable<Preset['evaluation']>, seed: number): StageDef[] {
   const g: StageDef[] = [];
-  const common = (space: string) => ({
+  const common = (space: string, norm: 'linf' | 'l2') => ({
     // AutoAttack's rand version (APGD-CE/DLR with EOT inside) for the stochastic VAE code, as
     // its authors prescribe for randomised defences; the standard version elsewhere.
     attacks: space === 'vae-encoding' ? 'autoattack-rand' : 'autoattack',
     n: space.endsWith('projection') ? e.projectionN : e.n,
-    checkSubset: e.checkSubset,
+    checkSubset: !e.checkNorms || e.checkNorms.includes(norm) ? e.checkSubset : 0,
     seed,
   });
   for (const { norm, eps } of STANDARD_EVAL_BUDGETS) {
@@ -243,11 +254,14 @@ function evaluateStages(d: string, e: NonNullable<Preset['evaluation']>, seed: n
           name: evaluateStageName(d, space, arch, norm),
           kind: 'evaluate',
           params: {
-            ...common(space),
+            ...common(space, norm),
             norm,
             eps,
             ...(space.endsWith('projection') ? { projection: 'implicit' } : {}),
             spectral: null,
+            ...(arch === '2L' && e.curveN
+              ? { curve: STANDARD_EVAL_CURVES[norm], curveAttacks: 'apgd-ce', curveN: e.curveN }
+              : {}),
           },
           deps: [
             `classifier/${d}/${space}/${arch}`,
@@ -258,7 +272,7 @@ function evaluateStages(d: string, e: NonNullable<Preset['evaluation']>, seed: n
       g.push({
         name: evaluateStageName(d, 'image', '2L', norm, fraction),
         kind: 'evaluate',
-        params: { ...common('image'), norm, eps, spectral: { mode: 'zero', fraction } },
+        params: { ...common('image', norm), norm, eps, spectral: { mode: 'zero', fraction } },
         deps: [`classifier/${d}/image/2L`],
       });
   }
@@ -420,6 +434,9 @@ export async function runStage(
         seed: p.seed,
         projection: p.projection,
         spectral: p.spectral ?? undefined,
+        curve: p.curve,
+        curveAttacks: p.curveAttacks,
+        curveN: p.curveN,
         transferFrom: s.deps[1] ? join(dirs[s.deps[1]], 'model') : undefined,
         checkSubset: p.checkSubset,
         dataDir: ctx.dataDir,
@@ -530,12 +547,12 @@ export function estimatedCost(s: StageDef): number {
     case 'svd':
       return 15;
     case 'evaluate': {
-      // AutoAttack ≈ 40 s per 1000 points on a plain MLP; EOT ×20 for the VAE encoding; the
-      // projection spaces project every iterate (~10 s per point). Checks add about half.
-      const n = Number(p.n ?? 0);
+      // Measured on 2 cores (quick models, docs/design.md): the cascade costs ~20-60 s per
+      // model, mostly per-iteration overhead on the points left robust, so nearly flat in n;
+      // the checks add about twice that; projections (every iterate projected) ~3× more.
       const space = String(s.name.split('/')[2] ?? '');
-      const perPoint = space.endsWith('projection') ? 10 : space.startsWith('vae') ? 0.8 : 0.04;
-      return 1.5 * n * perPoint;
+      const base = Number(p.checkSubset ?? 0) > 0 ? 90 : 30;
+      return space.endsWith('projection') ? 3 * base : base;
     }
   }
 }

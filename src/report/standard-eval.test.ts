@@ -86,4 +86,20 @@ describe('standard evaluation section', () => {
     expect(withCurve.curveSvg).toContain('<svg');
     expect(withCurve.curveSvg).toContain('vae-encoding');
   });
+
+  it('averages bounded curves over seeds, one figure per norm', () => {
+    const bounded = (ys: number[]) => ys.map((y, i) => ({ eps: 0.1 * (i + 1), robustAccuracy: y }));
+    const std = standardEvaluation('mnist', (_sp, arch, norm) =>
+      arch === '2L'
+        ? [
+            { ...result(norm, 0.5), curve: { bounded: bounded([0.8, 0.4]), fromDistances: null } },
+            { ...result(norm, 0.5), curve: { bounded: bounded([0.6, 0.2]), fromDistances: null } },
+          ]
+        : [result(norm, 0.5), result(norm, 0.5)],
+    )!;
+    expect(std.curveSvgs.map((c) => c.norm)).toEqual(['linf', 'l2']);
+    expect(std.curveSvgs[0].svg).toContain('mean of 2 seeds');
+    expect(std.curveSvg).toBe(std.curveSvgs[0].svg);
+    expect(std.notes.join(' ')).toContain('APGD-CE alone');
+  });
 });

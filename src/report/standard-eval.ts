@@ -56,8 +56,10 @@ export interface StandardEvaluation {
   tables: { title: string; md: string }[];
   notes: string[];
   claims: StandardClaim[];
-  /** One security-curve figure for the dataset, when the evaluate stages returned curves. */
+  /** The first security-curve figure for the dataset, when the evaluate stages returned curves. */
   curveSvg: string | null;
+  /** Every security-curve figure (one per norm). */
+  curveSvgs: { norm: string; svg: string }[];
 }
 
 const fp = (e: Estimate) => formatEstimate(e, { scale: 100, digits: 1 });
@@ -96,12 +98,16 @@ export function standardEvaluation(
   const flagged: string[][] = [];
   let any = false;
   let minN = Infinity;
+  let seedsRun = 0;
+  let seedsEvaluated = 0;
   for (const { norm } of STANDARD_BUDGETS)
     for (const r of rows) {
       const key = `${norm}|${r.label}|${r.arch}`;
       const rs = get(r.space, r.arch, norm, r.svd);
+      seedsRun = Math.max(seedsRun, rs.length);
       if (!rs.some(Boolean)) continue;
       any = true;
+      seedsEvaluated = Math.max(seedsEvaluated, rs.filter(Boolean).length);
       robust[key] = proportionEstimate(rs.map((x) => rateCell(x?.robustAccuracy, x?.n)));
       clean[key] = proportionEstimate(rs.map((x) => rateCell(x?.cleanAccuracy, x?.n)));
       rs.forEach((x, seedIdx) => {
@@ -202,40 +208,62 @@ export function standardEvaluation(
   const notes: string[] = [
     'AutoAttack (standard version; rand version with EOT on the stochastic VAE encoding) run end to end in pixels on the deployed model: through the encoder for encoding spaces, with the projection’s implicit gradient for projection spaces (every iterate projected), on the modified weights for the SVD-defended models. Every adversarial is re-judged by the real model.',
   ];
+  if (seedsEvaluated < seedsRun)
+    notes.push(
+      `Evaluated on ${seedsEvaluated} of the run's ${seedsRun} seeds (the preset's evaluation.seeds, to fit its time budget): the intervals here are binomial (Wilson) over the test points and do not include seed-to-seed variation.`,
+    );
   if (Number.isFinite(minN) && minN < 100)
     notes.push(
       `Coarse: as few as ${minN} points per model, so robust accuracy moves in steps of ${(100 / minN).toFixed(1)} points; most differences between spaces are not decided.`,
     );
 
-  // Security curves: robust accuracy against ε for the 2L models, when the stages recorded any.
-  let curveSvg: string | null = null;
+  // Security curves: robust accuracy against ε for the 2L models, when the stages recorded
+  // any; the mean over the seeds that have the same grid (bounded curves), one figure per norm.
+  const curveSvgs: { norm: string; svg: string }[] = [];
   for (const { norm } of STANDARD_BUDGETS) {
+    let seedsShown = 0;
     const series = SPACES.flatMap((s) => {
-      const r = get(s, '2L', norm).find(Boolean);
-      const c = r?.curve;
-      const pts = c?.bounded?.length
-        ? { x: c.bounded.map((p) => p.eps), y: c.bounded.map((p) => p.robustAccuracy * 100) }
-        : c?.fromDistances
-          ? { x: c.fromDistances.eps, y: c.fromDistances.robustAccuracy.map((v) => v * 100) }
-          : null;
-      return pts ? [{ name: s, ...pts }] : [];
+      const rs = get(s, '2L', norm).filter(Boolean) as EvaluateResult[];
+      const bounded = rs.map((r) => r.curve?.bounded).filter((c) => c?.length) as {
+        eps: number;
+        robustAccuracy: number;
+      }[][];
+      const grid = bounded[0]?.map((p) => p.eps).join(',');
+      const same = bounded.filter((c) => c.map((p) => p.eps).join(',') === grid);
+      if (same.length) {
+        seedsShown = Math.max(seedsShown, same.length);
+        const y = same[0].map(
+          (_, i) => (same.reduce((a, c) => a + c[i].robustAccuracy, 0) / same.length) * 100,
+        );
+        return [{ name: s, x: same[0].map((p) => p.eps), y }];
+      }
+      const c = rs[0]?.curve?.fromDistances;
+      return c
+        ? [{ name: s, x: c.eps, y: c.robustAccuracy.map((v) => v * 100) }]
+        : [];
     });
-    if (series.length) {
-      curveSvg = lineChart({
-        title: `${d}: security curves of the 2L models (${norm === 'linf' ? 'L∞' : 'L2'}), first seed`,
-        xLabel: `ε (${norm === 'linf' ? 'L∞' : 'L2'})`,
-        yLabel: 'robust accuracy (%)',
-        yMin: 0,
-        yMax: 100,
-        series,
-        layered: true,
+    if (series.length)
+      curveSvgs.push({
+        norm,
+        svg: lineChart({
+          title: `${d}: security curves of the 2L models (${norm === 'linf' ? 'L∞' : 'L2'}, APGD-CE${seedsShown > 1 ? `, mean of ${seedsShown} seeds` : ''})`,
+          xLabel: `ε (${norm === 'linf' ? 'L∞' : 'L2'})`,
+          yLabel: 'robust accuracy (%)',
+          yMin: 0,
+          yMax: 100,
+          series,
+          layered: true,
+        }),
       });
-      break;
-    }
   }
+  const curveSvg = curveSvgs[0]?.svg ?? null;
   if (!curveSvg)
     notes.push(
       'No security curve: the evaluate stages ran at the two budgets only and returned no curve points (robustlab evaluate --curve draws one for a single model).',
+    );
+  else
+    notes.push(
+      'Security curves: APGD-CE alone at each ε (a single attack, so an upper bound on robust accuracy at every ε, above the AutoAttack numbers at the two budgets).',
     );
 
   const resultRows: Record<string, Record<string, Record<string, Estimate>>> = {};
@@ -249,6 +277,7 @@ export function standardEvaluation(
     notes,
     claims,
     curveSvg,
+    curveSvgs,
   };
 }
 

@@ -516,6 +516,17 @@ export async function writeStudyReport(
           notes: std.notes,
           tables: std.tables,
         });
+      if (!only)
+        for (const c of std.curveSvgs.slice(1))
+          sections.push({
+            dataset: d,
+            fig: 9,
+            title: `Security curves (${c.norm === 'linf' ? 'L∞' : 'L2'})`,
+            file: `${d}-fig9-security-curves-${c.norm}`,
+            svg: c.svg,
+            notes: [],
+            tables: [],
+          });
     }
   }
   if (datasets.includes('mnist') && datasets.includes('fashion-mnist')) {
