@@ -41,7 +41,7 @@ export function hostPredict(
     const e = Math.min(n, s + 1000);
     // prepare outside any tidy: what it keeps must outlive the scope
     const xb = tf.tensor2d(x.subarray(s * clf.inputDim, e * clf.inputDim), [e - s, clf.inputDim]);
-    clf.prepare?.(xb);
+    clf.prepare?.(xb, { forwardOnly: true });
     const z = tf.tidy(() => clf.logits(xb));
     logits.set(z.dataSync() as Float32Array, s * k);
     tf.dispose([z, xb]);

@@ -112,7 +112,7 @@ function margins(clf: Classifier, x: Float32Array, m: number, y: Int32Array): Fl
   for (let s = 0; s < m; s += 1000) {
     const e = Math.min(m, s + 1000);
     const xb = tf.tensor2d(x.subarray(s * d, e * d), [e - s, d]);
-    clf.prepare?.(xb);
+    clf.prepare?.(xb, { forwardOnly: true });
     const z = tf.tidy(() => clf.logits(xb));
     const zs = z.dataSync();
     tf.dispose([z, xb]);

@@ -66,8 +66,8 @@ export class EotClassifier implements Classifier {
     });
   }
 
-  prepare(x: tf.Tensor2D): void {
-    this.inner.prepare?.(x);
+  prepare(x: tf.Tensor2D, o?: { forwardOnly?: boolean }): void {
+    this.inner.prepare?.(x, o);
   }
 
   /** The wrapper owns nothing; the inner model is the caller's. */

@@ -174,8 +174,8 @@ export class CountingClassifier implements Classifier {
     return tf.tidy(() => this.countBackward(this.inner.logits(x)) as tf.Tensor2D);
   }
 
-  prepare(x: tf.Tensor2D): void {
-    this.inner.prepare?.(x);
+  prepare(x: tf.Tensor2D, o?: { forwardOnly?: boolean }): void {
+    this.inner.prepare?.(x, o);
   }
 
   release(): void {

@@ -228,6 +228,19 @@ describe('implicit gradient of the projection', () => {
     // The implicit gradient predicts a directional derivative of ‖g‖ along g/‖g‖.
     expect(fd).toBeGreaterThan(0.5 * norm);
     expect(fd).toBeLessThan(1.5 * norm);
+    // A forward-only prepare (Square's queries) gives the same value, without the Jacobian.
+    const q = new LatentPipelineClassifier(head, gen, 'ae-projection', {
+      seed: 1,
+      projectionGradient: 'implicit',
+      attackSteps: 300,
+    });
+    for (const forwardOnly of [false, true]) {
+      (forwardOnly ? q : p).release();
+      (forwardOnly ? q : p).prepare(x, { forwardOnly });
+    }
+    const [vp, vq] = [p, q].map((c) => tf.tidy(() => Array.from(c.logits(x).dataSync())));
+    expect(vq).toEqual(vp);
+    q.release();
     p.release();
     tf.dispose([x, g]);
     expect(tf.memory().numTensors).toBe(before);

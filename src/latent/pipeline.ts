@@ -67,7 +67,7 @@ function solveSpd(A: Float32Array, b: Float32Array, n: number, k: number): Float
 export class LatentPipelineClassifier implements Classifier {
   private calls = 0;
   /** For 'implicit': the iterate `prepare` saw, its projection z* and Jacobian J [n, 784, 32]. */
-  private prepared: { x: tf.Tensor2D; z: tf.Tensor2D; J: tf.Tensor3D } | null = null;
+  private prepared: { x: tf.Tensor2D; z: tf.Tensor2D; J: tf.Tensor3D | null } | null = null;
 
   constructor(
     readonly head: MlpClassifier,
@@ -103,12 +103,14 @@ export class LatentPipelineClassifier implements Classifier {
 
   logits(x: tf.Tensor2D): tf.Tensor2D {
     if (this.prepared && this.prepared.x === x)
-      return tf.tidy(() => this.head.logits(this.implicitCode(x)));
+      return tf.tidy(() =>
+        this.head.logits(this.prepared!.J ? this.implicitCode(x) : this.prepared!.z),
+      );
     return tf.tidy(() => this.head.logits(this.code(x)));
   }
 
   /** Project the attack's new iterate (outside any gradient tape) and linearise D there. */
-  prepare(x: tf.Tensor2D): void {
+  prepare(x: tf.Tensor2D, o: { forwardOnly?: boolean } = {}): void {
     if (this.opts.projectionGradient !== 'implicit' || !isProjection(this.method)) return;
     // Warm start: an attack moves x a little per step, so the last z⋆ (same rows) is close to
     // the new one and 10 steps suffice; otherwise start at E(x) with `attackSteps` (50) steps.
@@ -121,6 +123,12 @@ export class LatentPipelineClassifier implements Classifier {
       return projectBatch(this.gen.decoder, x, { ...this.opts, steps, seed, init });
     });
     this.release();
+    // A forward-only query (Square's candidates, success checks) needs z* alone: the Jacobian
+    // below costs 2 × 32 decoder passes per row, far more than the warm-started projection.
+    if (o.forwardOnly) {
+      this.prepared = { x, z, J: null };
+      return;
+    }
     // Central finite differences of D along each latent axis: J[:, :, i] = ∂D/∂z_i at z*.
     const J = tf.tidy(() => {
       const [n, k] = z.shape;
@@ -142,7 +150,8 @@ export class LatentPipelineClassifier implements Classifier {
 
   /** z*(x) with the Gauss–Newton implicit gradient in the backward pass. */
   private implicitCode(x: tf.Tensor2D): tf.Tensor2D {
-    const { z, J } = this.prepared!;
+    const { z } = this.prepared!;
+    const J = this.prepared!.J!;
     const f = tf.customGrad(((xx: tf.Tensor) => ({
       value: tf.add(tf.mul(xx, 0).sum(1, true), z), // = z*, with a (zero) dependence on x
       gradFunc: (dy: tf.Tensor) => {
@@ -159,7 +168,7 @@ export class LatentPipelineClassifier implements Classifier {
 
   /** Free the tensors kept by `prepare` (the head and generator stay). */
   release(): void {
-    if (this.prepared) tf.dispose([this.prepared.z, this.prepared.J]);
+    if (this.prepared) tf.dispose([this.prepared.z, ...(this.prepared.J ? [this.prepared.J] : [])]);
     this.prepared = null;
   }
 

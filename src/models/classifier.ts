@@ -46,9 +46,10 @@ export interface Classifier {
   /**
    * Optional: called by iterative attacks with each new iterate before `logits` is used on it
    * (inside or outside a gradient), for models whose forward pass contains an optimisation
-   * that must not run under the gradient tape (latent projection).
+   * that must not run under the gradient tape (latent projection). `forwardOnly`: the caller
+   * needs only the forward value at x (a query, a success check), no gradient.
    */
-  prepare?(x: tf.Tensor2D): void;
+  prepare?(x: tf.Tensor2D, o?: { forwardOnly?: boolean }): void;
   dispose(): void;
 }
 
