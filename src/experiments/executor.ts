@@ -45,7 +45,10 @@ class StageBars {
 
   update(name: string, e: ProgressEvent): void {
     const b = this.bars.get(name);
-    if (b) b.e = e;
+    if (!b) return;
+    // A new phase (another label, or a count that starts again): its own rate and ETA.
+    if (b.e && (b.e.label !== e.label || e.done < b.e.done)) b.start = Date.now();
+    b.e = e;
   }
 
   end(name: string): void {
