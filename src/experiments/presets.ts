@@ -35,6 +35,8 @@ export interface Preset {
     seeds?: number;
     /** Norms whose stages run the reliability checks (absent: both). */
     checkNorms?: ('linf' | 'l2')[];
+    /** Architectures whose stages run the reliability checks (absent: all). */
+    checkArchs?: string[];
   };
 }
 
@@ -59,7 +61,8 @@ export const PRESETS: Record<string, Preset> = {
     reattackCount: 5,
     hidden: 256,
     // Sized for the 3-seed run to fit 2 hours on 2 cores (docs/design.md): the first seed is
-    // evaluated, its reliability checks run at the L∞ budget, curves on 200 points.
+    // evaluated, its reliability checks run on the 2L model of each space (and the SVD-defended
+    // 2L ones) at the L∞ budget, curves on 200 points.
     evaluation: {
       n: 1000,
       projectionN: 200,
@@ -67,6 +70,7 @@ export const PRESETS: Record<string, Preset> = {
       curveN: 200,
       seeds: 1,
       checkNorms: ['linf'],
+      checkArchs: ['2L'],
     },
   },
   // The same graph, small enough to finish in a few minutes on 2 cores.

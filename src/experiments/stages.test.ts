@@ -139,11 +139,14 @@ describe('standard evaluation stages', () => {
     expect(paper.every((s) => estimatedCost(s) > 0)).toBe(true);
   });
 
-  it('in the paper preset: the first seed only, checks at the L∞ budget, curves on 200 points', () => {
+  it('in the paper preset: the first seed only, checks on the 2L models at L∞, curves on 200 points', () => {
     const ev = buildGraph(['mnist'], PRESETS.paper, [0, 1, 2]).filter((s) => s.kind === 'evaluate');
     expect(ev.length).toBe((15 + 3) * 2);
     expect(ev.every((s) => s.name.endsWith('/seed0'))).toBe(true);
-    for (const s of ev) expect(s.params.checkSubset).toBe(s.params.norm === 'linf' ? 100 : 0);
+    for (const s of ev)
+      expect(s.params.checkSubset).toBe(
+        s.params.norm === 'linf' && s.name.split('/')[3] === '2L' ? 100 : 0,
+      );
     expect(ev.filter((s) => s.params.curveN === 200).length).toBe(10);
     // other seeds first: the first evaluated seed is the run's first, whatever its number
     const later = buildGraph(['mnist'], PRESETS.paper, [7, 0]).filter((s) => s.kind === 'evaluate');

@@ -239,12 +239,16 @@ function buildSeedGraph(datasets: DatasetName[], p: Preset, seed: number): Stage
  */
 function evaluateStages(d: string, e: NonNullable<Preset['evaluation']>, seed: number): StageDef[] {
   const g: StageDef[] = [];
-  const common = (space: string, norm: 'linf' | 'l2') => ({
+  const common = (space: string, norm: 'linf' | 'l2', arch: string) => ({
     // AutoAttack's rand version (APGD-CE/DLR with EOT inside) for the stochastic VAE code, as
     // its authors prescribe for randomised defences; the standard version elsewhere.
     attacks: space === 'vae-encoding' ? 'autoattack-rand' : 'autoattack',
     n: space.endsWith('projection') ? e.projectionN : e.n,
-    checkSubset: !e.checkNorms || e.checkNorms.includes(norm) ? e.checkSubset : 0,
+    checkSubset:
+      (!e.checkNorms || e.checkNorms.includes(norm)) &&
+      (!e.checkArchs || e.checkArchs.includes(arch))
+        ? e.checkSubset
+        : 0,
     seed,
   });
   for (const { norm, eps } of STANDARD_EVAL_BUDGETS) {
@@ -254,7 +258,7 @@ function evaluateStages(d: string, e: NonNullable<Preset['evaluation']>, seed: n
           name: evaluateStageName(d, space, arch, norm),
           kind: 'evaluate',
           params: {
-            ...common(space, norm),
+            ...common(space, norm, arch),
             norm,
             eps,
             ...(space.endsWith('projection') ? { projection: 'implicit' } : {}),
@@ -272,7 +276,7 @@ function evaluateStages(d: string, e: NonNullable<Preset['evaluation']>, seed: n
       g.push({
         name: evaluateStageName(d, 'image', '2L', norm, fraction),
         kind: 'evaluate',
-        params: { ...common('image', norm), norm, eps, spectral: { mode: 'zero', fraction } },
+        params: { ...common('image', norm, '2L'), norm, eps, spectral: { mode: 'zero', fraction } },
         deps: [`classifier/${d}/image/2L`],
       });
   }

@@ -99,6 +99,8 @@ export function standardEvaluation(
   let any = false;
   let minN = Infinity;
   let seedsRun = 0;
+  let evaluated = 0;
+  let checked = 0;
   let seedsEvaluated = 0;
   for (const { norm } of STANDARD_BUDGETS)
     for (const r of rows) {
@@ -112,6 +114,8 @@ export function standardEvaluation(
       clean[key] = proportionEstimate(rs.map((x) => rateCell(x?.cleanAccuracy, x?.n)));
       rs.forEach((x, seedIdx) => {
         if (!x) return;
+        evaluated++;
+        if (x.checks.length) checked++;
         minN = Math.min(minN, x.n);
         for (const c of x.checks) {
           counts[c.status] = (counts[c.status] ?? 0) + 1;
@@ -208,6 +212,10 @@ export function standardEvaluation(
   const notes: string[] = [
     'AutoAttack (standard version; rand version with EOT on the stochastic VAE encoding) run end to end in pixels on the deployed model: through the encoder for encoding spaces, with the projection’s implicit gradient for projection spaces (every iterate projected), on the modified weights for the SVD-defended models. Every adversarial is re-judged by the real model.',
   ];
+  if (checked < evaluated)
+    notes.push(
+      `The reliability checks ran on ${checked} of the ${evaluated} evaluations (the preset's evaluation.checkNorms / checkArchs, to fit its time budget); the others have robust accuracy without checks.`,
+    );
   if (seedsEvaluated < seedsRun)
     notes.push(
       `Evaluated on ${seedsEvaluated} of the run's ${seedsRun} seeds (the preset's evaluation.seeds, to fit its time budget): the intervals here are binomial (Wilson) over the test points and do not include seed-to-seed variation.`,
