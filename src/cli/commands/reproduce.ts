@@ -4,6 +4,7 @@ import { initBackend } from '../../backend/backend.js';
 import { isNativeMatmulInstalled } from '../../backend/native-matmul.js';
 import { DATASET_NAMES, type DatasetName } from '../../data/datasets.js';
 import { RobustlabError } from '../../data/errors.js';
+import { redactUrl } from '../../util/redact-url.js';
 import { PRESETS } from '../../experiments/presets.js';
 import { maskedUrl, reproduce } from '../../experiments/reproduce.js';
 import {
@@ -38,7 +39,7 @@ export function queueOption(url: string | undefined, attempts: number | undefine
   }
   if (!/^rediss?:\/\/[^/]/.test(url))
     throw new RobustlabError(
-      `--queue must be a Redis URL, redis://HOST:PORT or rediss://:PASSWORD@HOST:PORT (got '${url}')`,
+      `--queue must be a Redis URL, redis://HOST:PORT or rediss://:PASSWORD@HOST:PORT (got '${redactUrl(url)}')`,
     );
   return { url, attempts: attempts ?? 2 };
 }
@@ -135,7 +136,7 @@ export async function run(argv: string[]): Promise<void> {
     );
   const onInterrupt = () => {
     process.stderr.write(
-      `\nrobustlab: interrupted; finished stages are kept in ${out}. Resume with the same command: robustlab reproduce ${argv.join(' ')}\n`,
+      `\nrobustlab: interrupted; finished stages are kept in ${out}. Resume with the same command: robustlab reproduce ${redactUrl(argv.join(' '))}\n`,
     );
     process.exit(130);
   };

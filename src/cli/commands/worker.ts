@@ -1,4 +1,5 @@
 import { RobustlabError } from '../../data/errors.js';
+import { redactUrl } from '../../util/redact-url.js';
 import { startQueueWorker, WORKER_DEFAULTS } from '../../experiments/queue-worker.js';
 import {
   BACKEND_OPTION,
@@ -55,7 +56,7 @@ export async function run(argv: string[]): Promise<void> {
   const url = required('queue', v.queue);
   if (!/^rediss?:\/\/[^/]/.test(url))
     throw new RobustlabError(
-      `--queue must be a Redis URL, redis://HOST:PORT or rediss://:PASSWORD@HOST:PORT (got '${url}')`,
+      `--queue must be a Redis URL, redis://HOST:PORT or rediss://:PASSWORD@HOST:PORT (got '${redactUrl(url)}')`,
     );
   const idleExit = v['idle-exit'];
   const w = await startQueueWorker({
