@@ -440,18 +440,31 @@ describe.skipIf(!REDIS_SERVER)('stage graph on a BullMQ queue', () => {
       return undefined;
     }
 
+    async function startTlsRedis(password: string): Promise<void> {
+      tlsRedis = await spawnRedis('redis-tls', [
+        ...['--port', '0', '--tls-port', String(tlsPort)],
+        ...['--tls-cert-file', join(certs, 'server.crt')],
+        ...['--tls-key-file', join(certs, 'server.key')],
+        ...['--tls-ca-cert-file', ca, '--tls-auth-clients', 'no'],
+        ...['--requirepass', password],
+      ]);
+    }
+
+    async function stopTlsRedis(): Promise<void> {
+      const r = tlsRedis;
+      if (!r) return;
+      tlsRedis = null;
+      const gone = new Promise((resolve) => r.once('exit', resolve));
+      r.kill('SIGKILL');
+      await gone;
+    }
+
     beforeAll(async () => {
       skipReason = makeCertificates();
       if (skipReason) return;
       tlsPort = await freePort();
       try {
-        tlsRedis = await spawnRedis('redis-tls', [
-          ...['--port', '0', '--tls-port', String(tlsPort)],
-          ...['--tls-cert-file', join(certs, 'server.crt')],
-          ...['--tls-key-file', join(certs, 'server.key')],
-          ...['--tls-ca-cert-file', ca, '--tls-auth-clients', 'no'],
-          ...['--requirepass', PASSWORD],
-        ]);
+        await startTlsRedis(PASSWORD);
       } catch (e) {
         const msg = (e as Error).message;
         if (!/tls/i.test(msg)) throw e;
@@ -459,13 +472,7 @@ describe.skipIf(!REDIS_SERVER)('stage graph on a BullMQ queue', () => {
       }
     });
 
-    afterAll(async () => {
-      const r = tlsRedis;
-      if (!r) return;
-      const gone = new Promise((resolve) => r.once('exit', resolve));
-      r.kill('SIGKILL');
-      await gone;
-    });
+    afterAll(stopTlsRedis);
 
     const skipWithout = (ctx: { skip: (note?: string) => never }) => {
       if (skipReason) {
@@ -584,6 +591,32 @@ describe.skipIf(!REDIS_SERVER)('stage graph on a BullMQ queue', () => {
       expect(lines[3][0]).toMatch(
         /^robustlab: ROBUSTLAB_REDIS_CA: .*san\.cnf holds no PEM certificate/,
       );
+    });
+
+    it('Redis restarted with another password mid-run: both sides stop with one line, no reconnect loop', async (ctx) => {
+      skipWithout(ctx);
+      const art = join(tmp, 'tls-repass');
+      mkdirSync(art);
+      const q = { url: tlsUrl(), env };
+      const w = worker('tls-repass-w', art, [], q);
+      const coord = coordinator(art, ['--stages', 'classifier/mnist'], q);
+      try {
+        await until('2 stages done', () => finished(art).length >= 2);
+        await stopTlsRedis();
+        await startTlsRedis(`other-${PASSWORD}`);
+        expect(await coord.exited).toBe(1);
+        expect(await w.exited).toBe(1);
+        const problem = `robustlab: Redis at 127.0.0.1:${tlsPort} refused the password (WRONGPASS): check the password in the --queue URL or ROBUSTLAB_REDIS_PASSWORD`;
+        expect(coord.stderr().trim()).toBe(problem); // --quiet: that line only
+        expect(w.stderr().trim().split('\n').slice(-1)[0]).toBe(problem);
+        for (const text of [coord.stderr(), w.stderr()]) {
+          expect(text).not.toMatch(/\n\s+at /);
+          expect(text).not.toContain(PASSWORD);
+        }
+      } finally {
+        await stopTlsRedis();
+        await startTlsRedis(PASSWORD);
+      }
     });
   });
 });

@@ -13,7 +13,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import { RobustlabError } from '../data/errors.js';
 import type { ProgressEvent } from '../util/progress.js';
 import { redactUrl } from '../util/redact-url.js';
-import { checkRedis, queueConnection } from './redis-connect.js';
+import { checkRedis, fatalRedisProblem, queueConnection } from './redis-connect.js';
 import { jobIdOf, stageJobOf } from './stage-job.js';
 import { criticalPathPriority, stageDone, type Stage } from './stages.js';
 
@@ -44,11 +44,27 @@ export interface QueueRunStats {
 
 const QUEUE_DEFAULTS = { attempts: 2, outputGraceSeconds: 60 };
 
-/** Redis errors as one line each, at most one every 10 s per kind (reconnects are noisy). */
-export function redisErrorLogger(log: (line: string) => void, who: string) {
+/**
+ * Redis errors as one line each, at most one every 10 s per kind (reconnects are noisy). With
+ * `fatal`, an error waiting will not fix (the password refused after a reconnect: Redis
+ * restarted with another one) goes there once instead, so the caller stops instead of
+ * reconnecting forever.
+ */
+export function redisErrorLogger(
+  log: (line: string) => void,
+  who: string,
+  fatal?: { url: string; onFatal: (problem: string) => void },
+) {
   const last = new Map<string, number>();
+  let fatalSeen = false;
   const logger = (e: Error) => {
     if (logger.muted) return;
+    const problem = fatal && fatalRedisProblem(e, fatal.url);
+    if (problem) {
+      if (!fatalSeen) fatal.onFatal(problem);
+      fatalSeen = true;
+      return;
+    }
     const msg = `${who}: redis: ${redactUrl((e.message || String(e)).split('\n')[0])}`;
     const now = Date.now();
     if (now - (last.get(msg) ?? 0) < 10_000) return;
@@ -120,7 +136,19 @@ export async function runOnQueue(
   await checkRedis(o.url, { seconds: 15 });
   const queue = new Queue(QUEUE_NAME, { connection });
   const events = new QueueEvents(QUEUE_NAME, { connection });
-  const onError = redisErrorLogger(log, 'coordinator');
+  // A fatal Redis error (the password refused on a reconnect) ends the run at once, whatever
+  // Redis command the loop is waiting for.
+  let failFatal: (e: Error) => void = () => {};
+  const fatal = new Promise<never>((_, reject) => (failFatal = reject));
+  fatal.catch(() => {});
+  const guard = <T>(p: Promise<T>): Promise<T> => {
+    p.catch(() => {}); // it may fail after the run has already stopped on the fatal error
+    return Promise.race([p, fatal]);
+  };
+  const onError = redisErrorLogger(log, 'coordinator', {
+    url: o.url,
+    onFatal: (problem) => failFatal(new RobustlabError(problem)),
+  });
   queue.on('error', onError);
   events.on('error', onError);
   const byName = new Map(stages.map((s) => [s.name, s]));
@@ -260,27 +288,33 @@ export async function runOnQueue(
   });
 
   try {
-    await waitForRedis(queue, o.url);
-    await events.waitUntilReady();
-    await schedule();
+    await guard(waitForRedis(queue, o.url));
+    await guard(events.waitUntilReady());
+    await guard(schedule());
     let lastRedisCheck = Date.now();
     while (inFlight.size) {
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 1000);
-        wake = () => {
-          clearTimeout(t);
-          r();
-        };
-      });
+      await guard(
+        new Promise<void>((r) => {
+          const t = setTimeout(r, 1000);
+          wake = () => {
+            clearTimeout(t);
+            r();
+          };
+        }),
+      );
       wake = () => {};
       const withRedis = redisCheckDue || Date.now() - lastRedisCheck >= 3000;
       if (withRedis) {
         lastRedisCheck = Date.now();
         redisCheckDue = false;
       }
-      await check(withRedis);
-      await schedule();
+      await guard(check(withRedis));
+      await guard(schedule());
     }
+  } catch (e) {
+    // A command failed by the same error as the connection (WRONGPASS): the one-line reason.
+    const problem = e instanceof RobustlabError ? undefined : fatalRedisProblem(e as Error, o.url);
+    throw problem ? new RobustlabError(problem) : e;
   } finally {
     onError.muted = true;
     control.closing = true;

@@ -36,6 +36,11 @@ export interface QueueWorkerOptions {
   /** Times a job may be handed on after its worker died before it fails. */
   maxStalled?: number;
   log?: (line: string) => void;
+  /**
+   * A Redis error waiting will not fix after the start (the password refused on a reconnect:
+   * Redis restarted with another one), once; without it such errors are logged and retried.
+   */
+  onFatal?: (problem: string) => void;
 }
 
 export const WORKER_DEFAULTS = {
@@ -156,7 +161,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions) {
     throw new RobustlabError(`--artifacts: no directory ${artifacts}`);
   const control = { closing: false };
   const connection = queueConnection(o.url, control);
-  const onError = redisErrorLogger(log, 'worker');
+  const onError = redisErrorLogger(log, 'worker', o.onFatal && { url: o.url, onFatal: o.onFatal });
   // Before any thread starts: a wrong password, an untrusted certificate or TLS against a
   // plain port fail at once with one line; Redis not up yet is waited for (workers may start
   // first).

@@ -59,6 +59,8 @@ export async function run(argv: string[]): Promise<void> {
       `--queue must be a Redis URL, redis://HOST:PORT or rediss://:PASSWORD@HOST:PORT (got '${redactUrl(url)}')`,
     );
   const idleExit = v['idle-exit'];
+  let fatal: string | undefined;
+  let stop: (why: string) => void = () => {};
   const w = await startQueueWorker({
     url,
     concurrency: v.concurrency,
@@ -69,8 +71,14 @@ export async function run(argv: string[]): Promise<void> {
     stalledSeconds: v['stalled-seconds'],
     maxStalled: v['max-stalled'],
     log: v.quiet ? undefined : (l) => process.stderr.write(l + '\n'),
+    onFatal: (problem) => {
+      fatal ??= problem;
+      stop('redis');
+    },
   });
   const why = await new Promise<string>((done) => {
+    stop = done;
+    if (fatal) done('redis');
     let signals = 0;
     const onSignal = (sig: string) => {
       if (++signals > 1) process.exit(130);
@@ -91,7 +99,12 @@ export async function run(argv: string[]): Promise<void> {
       }, 1000);
     }
   });
-  const s = await w.close();
+  // Redis refusing us: running stages cannot report back; they go to another worker.
+  const s = await w.close(!!fatal);
+  if (fatal) {
+    process.stderr.write(`robustlab: ${fatal}\n`);
+    process.exit(1);
+  }
   output(
     v.json,
     { command: 'worker', stoppedBy: why, ...s },
