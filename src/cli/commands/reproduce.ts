@@ -88,6 +88,8 @@ options:
                   rediss://:PASSWORD@HOST:PORT) for \`robustlab worker\`s on any machines; --out
                   must then be a directory every worker reaches (docs/distributed.md)
   --attempts N    with --queue: tries per stage before the run fails, 1..100 (default 2)
+  env: ROBUSTLAB_REDIS_CA=FILE trusts a private CA for rediss://; ROBUSTLAB_REDIS_PASSWORD
+       is the password when the URL has none
 common: --json --quiet --backend --data-dir --help`;
 
 /** --seeds 0,1,2 (distinct integers) or --seed S; undefined = the preset's seeds. */

@@ -48,6 +48,8 @@ options:
                        a dead worker's stage restarts elsewhere after at most lock + stalled s
   --max-stalled N      times a stage may lose its worker before it fails (default ${WORKER_DEFAULTS.maxStalled})
   --idle-exit S        exit after S s without work (default: run until stopped)
+  env: ROBUSTLAB_REDIS_CA=FILE trusts a private CA for rediss://; ROBUSTLAB_REDIS_PASSWORD
+       is the password when the URL has none
 common: --json --quiet --backend --data-dir --help`;
 
 export async function run(argv: string[]): Promise<void> {
