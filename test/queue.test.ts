@@ -5,10 +5,21 @@
  * with the same seed, also when a worker is SIGKILLed mid-stage or Redis restarts mid-run
  * (losing every job: it runs without persistence). Skipped, with a message, without
  * redis-server. The fault cases run parts of the graph (--stages) to stay small.
- * ROBUSTLAB_QUEUE_SLOW=1 adds the coordinator-killed case.
+ * ROBUSTLAB_QUEUE_SLOW=1 adds the coordinator-killed case. The rediss:// cases (TLS with a
+ * password, a throwaway CA made with openssl at test time) run a second redis-server.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,23 +60,13 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function startRedis(): Promise<void> {
-  const dir = join(tmp, 'redis');
+/** redis-server on 127.0.0.1 without persistence, once it accepts connections. */
+async function spawnRedis(name: string, args: string[]): Promise<ChildProcess> {
+  const dir = join(tmp, name);
   mkdirSync(dir, { recursive: true });
   const r = spawn(
     REDIS_SERVER!,
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      dir,
-    ],
+    [...args, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   await new Promise<void>((resolve, reject) => {
@@ -76,7 +77,11 @@ async function startRedis(): Promise<void> {
     });
     r.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
   });
-  redis = r;
+  return r;
+}
+
+async function startRedis(): Promise<void> {
+  redis = await spawnRedis('redis', ['--port', String(port)]);
 }
 
 async function stopRedis(): Promise<void> {
@@ -95,12 +100,12 @@ interface Proc {
   exited: Promise<number | null>;
 }
 
-function start(args: string[], cwd: string): Proc {
+function start(args: string[], cwd: string, env: Record<string, string> = {}): Proc {
   mkdirSync(cwd, { recursive: true });
   const child = spawn(process.execPath, [...CLI, ...args], {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ROBUSTLAB_DATA: '' },
+    env: { ...process.env, ROBUSTLAB_DATA: '', ...env },
   });
   children.add(child);
   let out = '';
@@ -116,16 +121,24 @@ function start(args: string[], cwd: string): Proc {
   return { child, stderr: () => err, stdout: () => out, exited };
 }
 
-const worker = (name: string, artifacts: string, extra: string[] = []) =>
+/** Which queue a process uses: the plain test Redis by default. */
+interface QueueAt {
+  url: string;
+  env?: Record<string, string>;
+}
+
+const worker = (name: string, artifacts: string, extra: string[] = [], q: QueueAt = { url }) =>
   start(
-    ['worker', '--queue', url, '--artifacts', artifacts, '--data-dir', TEST_DATA_DIR, ...extra],
+    ['worker', '--queue', q.url, '--artifacts', artifacts, '--data-dir', TEST_DATA_DIR, ...extra],
     join(tmp, 'cwd', name),
+    q.env,
   );
 
-const coordinator = (out: string, extra: string[] = []) =>
+const coordinator = (out: string, extra: string[] = [], q: QueueAt = { url }) =>
   start(
-    ['reproduce', ...RUN, '--quiet', '--queue', url, '--out', out, ...extra],
+    ['reproduce', ...RUN, '--quiet', '--queue', q.url, '--out', out, ...extra],
     join(tmp, 'cwd', 'coord'),
+    q.env,
   );
 
 async function until(what: string, ok: () => boolean, seconds = 240): Promise<void> {
@@ -218,7 +231,7 @@ describe.skipIf(!REDIS_SERVER)('stage graph on a BullMQ queue', () => {
     refStages = stageResults(ref);
     stageCount = finished(ref).length;
     expect(stageCount).toBeGreaterThan(40);
-  });
+  }, 900_000); // the whole local graph: ~1 min on a quiet machine, >5 min on a crowded one
 
   afterEach(async () => {
     for (const c of children) c.kill('SIGKILL');
@@ -386,4 +399,224 @@ describe.skipIf(!REDIS_SERVER)('stage graph on a BullMQ queue', () => {
       expect(new Set(starts).size).toBe(21);
     },
   );
+
+  /**
+   * rediss:// with a password: a throwaway CA and server certificate made with openssl in the
+   * temp directory at test time (no key is committed), redis-server with --tls-port only
+   * (--port 0) and --requirepass; the clients trust the CA through ROBUSTLAB_REDIS_CA.
+   * Skipped, with the reason, without openssl or when redis-server is built without TLS.
+   */
+  describe('rediss:// (TLS) with a password', () => {
+    const PASSWORD = `pw-${randomBytes(12).toString('hex')}`;
+    const certs = join(tmp, 'tls');
+    const ca = join(certs, 'ca.crt');
+    const env = { ROBUSTLAB_REDIS_CA: ca };
+    let tlsPort = 0;
+    let tlsRedis: ChildProcess | null = null;
+    let skipReason: string | undefined;
+    const tlsUrl = (password = PASSWORD, p = tlsPort) =>
+      `rediss://${password ? `:${password}@` : ''}127.0.0.1:${p}`;
+
+    /** A CA, and a server certificate it signs for 127.0.0.1 / localhost. */
+    function makeCertificates(): string | undefined {
+      mkdirSync(certs, { recursive: true });
+      const steps = [
+        ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt'],
+        ['-days', '2', '-subj', '/CN=robustlab test CA'],
+        ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr'],
+        ['-subj', '/CN=127.0.0.1'],
+        ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key'],
+        ['-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'san.cnf'],
+      ];
+      writeFileSync(join(certs, 'san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+      for (let i = 0; i < steps.length; i += 2) {
+        const r = spawnSync('openssl', [...steps[i], ...steps[i + 1]], {
+          cwd: certs,
+          encoding: 'utf8',
+        });
+        if (r.error) return `no openssl (${r.error.message}; apt-get install openssl)`;
+        if (r.status !== 0) throw new Error(`openssl ${steps[i][0]} failed: ${r.stderr}`);
+      }
+      return undefined;
+    }
+
+    async function startTlsRedis(password: string): Promise<void> {
+      tlsRedis = await spawnRedis('redis-tls', [
+        ...['--port', '0', '--tls-port', String(tlsPort)],
+        ...['--tls-cert-file', join(certs, 'server.crt')],
+        ...['--tls-key-file', join(certs, 'server.key')],
+        ...['--tls-ca-cert-file', ca, '--tls-auth-clients', 'no'],
+        ...['--requirepass', password],
+      ]);
+    }
+
+    async function stopTlsRedis(): Promise<void> {
+      const r = tlsRedis;
+      if (!r) return;
+      tlsRedis = null;
+      const gone = new Promise((resolve) => r.once('exit', resolve));
+      r.kill('SIGKILL');
+      await gone;
+    }
+
+    beforeAll(async () => {
+      skipReason = makeCertificates();
+      if (skipReason) return;
+      tlsPort = await freePort();
+      try {
+        await startTlsRedis(PASSWORD);
+      } catch (e) {
+        const msg = (e as Error).message;
+        if (!/tls/i.test(msg)) throw e;
+        skipReason = `redis-server without TLS support: ${msg.split('\n').filter(Boolean).slice(-1)[0]}`;
+      }
+    });
+
+    afterAll(stopTlsRedis);
+
+    const skipWithout = (ctx: { skip: (note?: string) => never }) => {
+      if (skipReason) {
+        console.warn(`rediss:// cases skipped: ${skipReason}`);
+        ctx.skip(skipReason);
+      }
+    };
+
+    /** Every file under dir holding `needle`, as paths relative to dir. */
+    function filesHolding(dir: string, needle: string): string[] {
+      return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => {
+        const p = join(dir, f);
+        return statSync(p).isFile() && readFileSync(p).includes(needle);
+      });
+    }
+
+    it('a coordinator and a worker over rediss:// with a password give the local run’s results; the password is printed and stored nowhere', async (ctx) => {
+      skipWithout(ctx);
+      const art = join(tmp, 'tls-run');
+      mkdirSync(art);
+      const q = { url: tlsUrl(), env };
+      const w = worker('tls-w', art, ['--concurrency', '2'], q);
+      // Not --quiet: the banner and progress lines name the queue; they must not name the password.
+      const coord = start(
+        ['reproduce', ...RUN, '--queue', q.url, '--out', art],
+        join(tmp, 'cwd', 'tls-coord'),
+        env,
+      );
+      const r = await finish(coord);
+      expect(r.computed.length).toBe(stageCount);
+      expect(comparable(art)).toEqual(reference);
+      expect(stageResults(art)).toEqual(refStages);
+      const results = JSON.parse(readFileSync(join(art, 'results.json'), 'utf8'));
+      expect(results.queue).toBe(`rediss://***@127.0.0.1:${tlsPort}`);
+      expect(coord.stderr()).toContain(`queue rediss://***@127.0.0.1:${tlsPort}`);
+      expect(w.stderr()).toMatch(/start \w+\//);
+      // Nowhere: not in any output, any file of the run, or the jobs kept in Redis.
+      for (const text of [coord.stdout(), coord.stderr(), w.stdout(), w.stderr()])
+        expect(text).not.toContain(PASSWORD);
+      expect(filesHolding(art, PASSWORD)).toEqual([]);
+      const queue = new Queue(QUEUE_NAME, {
+        connection: { url: q.url, tls: { ca: readFileSync(ca) } },
+      });
+      try {
+        const jobs = await queue.getJobs(['completed']);
+        expect(jobs.length).toBe(stageCount);
+        expect(JSON.stringify(jobs.map((j) => [j.data, j.returnvalue]))).not.toContain(PASSWORD);
+      } finally {
+        await queue.close();
+      }
+    }, 900_000);
+
+    it('a wrong or missing password: one line naming it, exit 1, no reconnect loop', async (ctx) => {
+      skipWithout(ctx);
+      const wrong = `wrong-${randomBytes(6).toString('hex')}`;
+      const art = join(tmp, 'tls-wrong');
+      mkdirSync(art);
+      const procs = [
+        coordinator(art, [], { url: tlsUrl(wrong), env }),
+        worker('tls-wrong-w', art, [], { url: tlsUrl(wrong), env }),
+        worker('tls-nopass-w', art, [], { url: tlsUrl(''), env }),
+      ];
+      // Each exits by itself (an endless reconnect loop would time the test out).
+      const codes = await Promise.all(procs.map((p) => p.exited));
+      expect(codes).toEqual([1, 1, 1]);
+      const lines = procs.map((p) => p.stderr().trim().split('\n'));
+      for (const l of lines) {
+        expect(l).toHaveLength(1);
+        expect(l[0]).not.toContain(wrong);
+      }
+      const where = `127.0.0.1:${tlsPort}`;
+      expect(lines[0][0]).toBe(
+        `robustlab: Redis at ${where} refused the password (WRONGPASS): check the password in the --queue URL or ROBUSTLAB_REDIS_PASSWORD`,
+      );
+      expect(lines[1][0]).toBe(lines[0][0]);
+      expect(lines[2][0]).toMatch(
+        new RegExp(`^robustlab: Redis at ${where} requires a password \\(NOAUTH\\)`),
+      );
+      expect(finished(art)).toEqual([]);
+    });
+
+    it('TLS against a plain port, plain against TLS, an untrusted certificate: one clear line each', async (ctx) => {
+      skipWithout(ctx);
+      const art = join(tmp, 'tls-mismatch');
+      mkdirSync(art);
+      const procs = [
+        // rediss:// to the plain test Redis.
+        worker('tls-plain-w', art, [], { url: tlsUrl(PASSWORD, port), env }),
+        // redis:// to the TLS port.
+        worker('plain-tls-w', art, [], { url: `redis://:${PASSWORD}@127.0.0.1:${tlsPort}` }),
+        // No CA given: the self-made CA is not trusted.
+        worker('noca-w', art, [], { url: tlsUrl() }),
+        // A CA file that is not one.
+        worker('badca-w', art, [], {
+          url: tlsUrl(),
+          env: { ROBUSTLAB_REDIS_CA: join(certs, 'san.cnf') },
+        }),
+      ];
+      expect(await Promise.all(procs.map((p) => p.exited))).toEqual([1, 1, 1, 1]);
+      const lines = procs.map((p) => p.stderr().trim().split('\n'));
+      for (const l of lines) {
+        expect(l).toHaveLength(1);
+        expect(l[0]).not.toContain(PASSWORD);
+      }
+      expect(lines[0][0]).toMatch(
+        new RegExp(
+          `^robustlab: 127.0.0.1:${port} is a plain \\(non-TLS\\) Redis port, but the URL is rediss:// \\(TLS\\)`,
+        ),
+      );
+      expect(lines[1][0]).toBe(
+        `robustlab: 127.0.0.1:${tlsPort} is a TLS port, but the URL is redis:// (plain): use rediss://127.0.0.1:${tlsPort}`,
+      );
+      expect(lines[2][0]).toMatch(
+        /^robustlab: TLS: the certificate of Redis at \S+ is not trusted \(self-signed certificate in certificate chain\): set ROBUSTLAB_REDIS_CA=FILE/,
+      );
+      expect(lines[3][0]).toMatch(
+        /^robustlab: ROBUSTLAB_REDIS_CA: .*san\.cnf holds no PEM certificate/,
+      );
+    });
+
+    it('Redis restarted with another password mid-run: both sides stop with one line, no reconnect loop', async (ctx) => {
+      skipWithout(ctx);
+      const art = join(tmp, 'tls-repass');
+      mkdirSync(art);
+      const q = { url: tlsUrl(), env };
+      const w = worker('tls-repass-w', art, [], q);
+      const coord = coordinator(art, ['--stages', 'classifier/mnist'], q);
+      try {
+        await until('2 stages done', () => finished(art).length >= 2);
+        await stopTlsRedis();
+        await startTlsRedis(`other-${PASSWORD}`);
+        expect(await coord.exited).toBe(1);
+        expect(await w.exited).toBe(1);
+        const problem = `robustlab: Redis at 127.0.0.1:${tlsPort} refused the password (WRONGPASS): check the password in the --queue URL or ROBUSTLAB_REDIS_PASSWORD`;
+        expect(coord.stderr().trim()).toBe(problem); // --quiet: that line only
+        expect(w.stderr().trim().split('\n').slice(-1)[0]).toBe(problem);
+        for (const text of [coord.stderr(), w.stderr()]) {
+          expect(text).not.toMatch(/\n\s+at /);
+          expect(text).not.toContain(PASSWORD);
+        }
+      } finally {
+        await stopTlsRedis();
+        await startTlsRedis(PASSWORD);
+      }
+    });
+  });
 });

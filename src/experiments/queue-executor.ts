@@ -9,14 +9,17 @@
  * reaction prompt; a periodic check of every job in flight covers what events can miss (a
  * coordinator restarted mid-run, Redis restarted with its data lost: lost jobs are added again).
  */
-import { hostname } from 'node:os';
-import { Queue, QueueEvents, type ConnectionOptions } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 import { RobustlabError } from '../data/errors.js';
 import type { ProgressEvent } from '../util/progress.js';
+import { redactUrl } from '../util/redact-url.js';
+import { checkRedis, fatalRedisProblem, queueConnection } from './redis-connect.js';
 import { jobIdOf, stageJobOf } from './stage-job.js';
 import { criticalPathPriority, stageDone, type Stage } from './stages.js';
 
 export const QUEUE_NAME = 'robustlab-stages';
+
+export { queueConnection, type ConnectionControl } from './redis-connect.js';
 
 export interface QueueRunOptions {
   /** redis://[:password@]host:port[/db] or rediss://… (TLS). */
@@ -41,37 +44,28 @@ export interface QueueRunStats {
 
 const QUEUE_DEFAULTS = { attempts: 2, outputGraceSeconds: 60 };
 
-/** Parse and check a --queue URL into BullMQ connection options. */
-export function queueConnection(
-  url: string,
-  control: ConnectionControl = { closing: false },
-): ConnectionOptions {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new RobustlabError(`--queue: '${url}' is not a URL (expected redis://HOST:PORT)`);
-  }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
-    throw new RobustlabError(
-      `--queue: '${url}' is not a Redis URL (expected redis://HOST:PORT or rediss://:PASSWORD@HOST:PORT)`,
-    );
-  if (!u.hostname) throw new RobustlabError(`--queue: '${url}' has no host`);
-  // Commands wait for a reconnect instead of failing: a Redis restart only pauses the run.
-  return {
-    url,
-    maxRetriesPerRequest: null,
-    retryStrategy: (times: number) => (control.closing ? null : Math.min(250 * times, 2000)),
-    connectionName: `robustlab-${hostname()}-${process.pid}`,
-  };
-}
-
-/** Redis errors as one line each, at most one every 10 s per kind (reconnects are noisy). */
-export function redisErrorLogger(log: (line: string) => void, who: string) {
+/**
+ * Redis errors as one line each, at most one every 10 s per kind (reconnects are noisy). With
+ * `fatal`, an error waiting will not fix (the password refused after a reconnect: Redis
+ * restarted with another one) goes there once instead, so the caller stops instead of
+ * reconnecting forever.
+ */
+export function redisErrorLogger(
+  log: (line: string) => void,
+  who: string,
+  fatal?: { url: string; onFatal: (problem: string) => void },
+) {
   const last = new Map<string, number>();
+  let fatalSeen = false;
   const logger = (e: Error) => {
     if (logger.muted) return;
-    const msg = `${who}: redis: ${(e.message || String(e)).split('\n')[0]}`;
+    const problem = fatal && fatalRedisProblem(e, fatal.url);
+    if (problem) {
+      if (!fatalSeen) fatal.onFatal(problem);
+      fatalSeen = true;
+      return;
+    }
+    const msg = `${who}: redis: ${redactUrl((e.message || String(e)).split('\n')[0])}`;
     const now = Date.now();
     if (now - (last.get(msg) ?? 0) < 10_000) return;
     last.set(msg, now);
@@ -90,7 +84,7 @@ export async function waitForRedis(queue: Queue, url: string, seconds = 15): Pro
       () =>
         reject(
           new RobustlabError(
-            `cannot reach Redis at ${url.replace(/\/\/[^@]*@/, '//***@')} after ${seconds} s (is redis-server running and reachable?)`,
+            `cannot reach Redis at ${redactUrl(url)} after ${seconds} s (is redis-server running and reachable?)`,
           ),
         ),
       seconds * 1000,
@@ -120,11 +114,6 @@ export async function closeQuietly(
   ]);
 }
 
-/** Set `closing` to make the connections of queueConnection() stop reconnecting. */
-export interface ConnectionControl {
-  closing: boolean;
-}
-
 /**
  * Run the stages `ready()` returns on the queue until nothing is in flight and nothing is
  * ready. Same contract as the local pool: onStart when a worker takes a stage, onDone when its
@@ -143,9 +132,23 @@ export async function runOnQueue(
   const cpu0 = process.cpuUsage();
   const control = { closing: false };
   const connection = queueConnection(o.url, control);
+  // A wrong password, an untrusted certificate or TLS against a plain port fail here, at once.
+  await checkRedis(o.url, { seconds: 15 });
   const queue = new Queue(QUEUE_NAME, { connection });
   const events = new QueueEvents(QUEUE_NAME, { connection });
-  const onError = redisErrorLogger(log, 'coordinator');
+  // A fatal Redis error (the password refused on a reconnect) ends the run at once, whatever
+  // Redis command the loop is waiting for.
+  let failFatal: (e: Error) => void = () => {};
+  const fatal = new Promise<never>((_, reject) => (failFatal = reject));
+  fatal.catch(() => {});
+  const guard = <T>(p: Promise<T>): Promise<T> => {
+    p.catch(() => {}); // it may fail after the run has already stopped on the fatal error
+    return Promise.race([p, fatal]);
+  };
+  const onError = redisErrorLogger(log, 'coordinator', {
+    url: o.url,
+    onFatal: (problem) => failFatal(new RobustlabError(problem)),
+  });
   queue.on('error', onError);
   events.on('error', onError);
   const byName = new Map(stages.map((s) => [s.name, s]));
@@ -285,27 +288,33 @@ export async function runOnQueue(
   });
 
   try {
-    await waitForRedis(queue, o.url);
-    await events.waitUntilReady();
-    await schedule();
+    await guard(waitForRedis(queue, o.url));
+    await guard(events.waitUntilReady());
+    await guard(schedule());
     let lastRedisCheck = Date.now();
     while (inFlight.size) {
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 1000);
-        wake = () => {
-          clearTimeout(t);
-          r();
-        };
-      });
+      await guard(
+        new Promise<void>((r) => {
+          const t = setTimeout(r, 1000);
+          wake = () => {
+            clearTimeout(t);
+            r();
+          };
+        }),
+      );
       wake = () => {};
       const withRedis = redisCheckDue || Date.now() - lastRedisCheck >= 3000;
       if (withRedis) {
         lastRedisCheck = Date.now();
         redisCheckDue = false;
       }
-      await check(withRedis);
-      await schedule();
+      await guard(check(withRedis));
+      await guard(schedule());
     }
+  } catch (e) {
+    // A command failed by the same error as the connection (WRONGPASS): the one-line reason.
+    const problem = e instanceof RobustlabError ? undefined : fatalRedisProblem(e as Error, o.url);
+    throw problem ? new RobustlabError(problem) : e;
   } finally {
     onError.muted = true;
     control.closing = true;

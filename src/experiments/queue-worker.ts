@@ -17,6 +17,7 @@ import { RobustlabError } from '../data/errors.js';
 import type { ProgressEvent } from '../util/progress.js';
 import { makeWorker } from './executor.js';
 import { QUEUE_NAME, closeQuietly, queueConnection, redisErrorLogger } from './queue-executor.js';
+import { checkRedis } from './redis-connect.js';
 import { MalformedJobError, parseStageJob, stageOfJob } from './stage-job.js';
 import { stageDone, type Stage } from './stages.js';
 
@@ -35,6 +36,11 @@ export interface QueueWorkerOptions {
   /** Times a job may be handed on after its worker died before it fails. */
   maxStalled?: number;
   log?: (line: string) => void;
+  /**
+   * A Redis error waiting will not fix after the start (the password refused on a reconnect:
+   * Redis restarted with another one), once; without it such errors are logged and retried.
+   */
+  onFatal?: (problem: string) => void;
 }
 
 export const WORKER_DEFAULTS = {
@@ -155,6 +161,11 @@ export async function startQueueWorker(opts: QueueWorkerOptions) {
     throw new RobustlabError(`--artifacts: no directory ${artifacts}`);
   const control = { closing: false };
   const connection = queueConnection(o.url, control);
+  const onError = redisErrorLogger(log, 'worker', o.onFatal && { url: o.url, onFatal: o.onFatal });
+  // Before any thread starts: a wrong password, an untrusted certificate or TLS against a
+  // plain port fail at once with one line; Redis not up yet is waited for (workers may start
+  // first).
+  await checkRedis(o.url, { seconds: Infinity, onWait: onError });
   const dataDir = o.dataDir ? resolve(o.dataDir) : undefined;
   const pool = new ThreadPool({ backend: o.backend, ctx: { dataDir, seed: 0 } }, o.concurrency);
   const summary: WorkerSummary = { completed: 0, reused: 0, failed: 0, rejected: 0 };
@@ -214,7 +225,6 @@ export async function startQueueWorker(opts: QueueWorkerOptions) {
     maxStalledCount: o.maxStalled,
     autorun: false,
   });
-  const onError = redisErrorLogger(log, 'worker');
   worker.on('error', onError);
   const stopped = worker.run().catch((e) => log(`worker stopped: ${(e as Error).message}`));
   await worker.waitUntilReady();

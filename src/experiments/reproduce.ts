@@ -8,6 +8,7 @@ import { locateDataDir } from '../data/node-io.js';
 import { VERSION } from '../version.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeJsonAtomic } from '../util/atomic.js';
+import { redactUrl } from '../util/redact-url.js';
 import { writeStudyReport } from '../report/study-report.js';
 import { execute } from './executor.js';
 import type { Preset } from './presets.js';
@@ -80,8 +81,8 @@ export function selectStages(stages: Stage[], only: string[]): Stage[] {
   return stages.filter((s) => keep.has(s.name));
 }
 
-/** A Redis URL fit to print or store: the password masked. */
-export const maskedUrl = (url: string) => url.replace(/\/\/([^@/]*)@/, '//***@');
+/** A Redis URL fit to print or store: the credentials masked. */
+export const maskedUrl = redactUrl;
 
 export async function reproduce(o: ReproduceOptions) {
   const t0 = performance.now();

@@ -4,6 +4,7 @@ import { initBackend } from '../../backend/backend.js';
 import { isNativeMatmulInstalled } from '../../backend/native-matmul.js';
 import { DATASET_NAMES, type DatasetName } from '../../data/datasets.js';
 import { RobustlabError } from '../../data/errors.js';
+import { redactUrl } from '../../util/redact-url.js';
 import { PRESETS } from '../../experiments/presets.js';
 import { maskedUrl, reproduce } from '../../experiments/reproduce.js';
 import {
@@ -38,7 +39,7 @@ export function queueOption(url: string | undefined, attempts: number | undefine
   }
   if (!/^rediss?:\/\/[^/]/.test(url))
     throw new RobustlabError(
-      `--queue must be a Redis URL, redis://HOST:PORT or rediss://:PASSWORD@HOST:PORT (got '${url}')`,
+      `--queue must be a Redis URL, redis://HOST:PORT or rediss://:PASSWORD@HOST:PORT (got '${redactUrl(url)}')`,
     );
   return { url, attempts: attempts ?? 2 };
 }
@@ -87,6 +88,8 @@ options:
                   rediss://:PASSWORD@HOST:PORT) for \`robustlab worker\`s on any machines; --out
                   must then be a directory every worker reaches (docs/distributed.md)
   --attempts N    with --queue: tries per stage before the run fails, 1..100 (default 2)
+  env: ROBUSTLAB_REDIS_CA=FILE trusts a private CA for rediss://; ROBUSTLAB_REDIS_PASSWORD
+       is the password when the URL has none
 common: --json --quiet --backend --data-dir --help`;
 
 /** --seeds 0,1,2 (distinct integers) or --seed S; undefined = the preset's seeds. */
@@ -135,7 +138,7 @@ export async function run(argv: string[]): Promise<void> {
     );
   const onInterrupt = () => {
     process.stderr.write(
-      `\nrobustlab: interrupted; finished stages are kept in ${out}. Resume with the same command: robustlab reproduce ${argv.join(' ')}\n`,
+      `\nrobustlab: interrupted; finished stages are kept in ${out}. Resume with the same command: robustlab reproduce ${redactUrl(argv.join(' '))}\n`,
     );
     process.exit(130);
   };

@@ -47,6 +47,8 @@ options:
   --workers N     without --queue: parallel stages in worker threads (default: number of cores)
   --queue URL     redis://HOST:PORT or rediss://:PASSWORD@HOST:PORT
   --attempts N    with --queue: tries per stage before the sweep fails (default 2)
+  env: ROBUSTLAB_REDIS_CA=FILE trusts a private CA for rediss://; ROBUSTLAB_REDIS_PASSWORD
+       is the password when the URL has none
 common: --json --quiet --backend --data-dir --help`;
 
 export async function run(argv: string[]): Promise<void> {

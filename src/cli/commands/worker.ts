@@ -1,4 +1,5 @@
 import { RobustlabError } from '../../data/errors.js';
+import { redactUrl } from '../../util/redact-url.js';
 import { startQueueWorker, WORKER_DEFAULTS } from '../../experiments/queue-worker.js';
 import {
   BACKEND_OPTION,
@@ -47,6 +48,8 @@ options:
                        a dead worker's stage restarts elsewhere after at most lock + stalled s
   --max-stalled N      times a stage may lose its worker before it fails (default ${WORKER_DEFAULTS.maxStalled})
   --idle-exit S        exit after S s without work (default: run until stopped)
+  env: ROBUSTLAB_REDIS_CA=FILE trusts a private CA for rediss://; ROBUSTLAB_REDIS_PASSWORD
+       is the password when the URL has none
 common: --json --quiet --backend --data-dir --help`;
 
 export async function run(argv: string[]): Promise<void> {
@@ -55,9 +58,11 @@ export async function run(argv: string[]): Promise<void> {
   const url = required('queue', v.queue);
   if (!/^rediss?:\/\/[^/]/.test(url))
     throw new RobustlabError(
-      `--queue must be a Redis URL, redis://HOST:PORT or rediss://:PASSWORD@HOST:PORT (got '${url}')`,
+      `--queue must be a Redis URL, redis://HOST:PORT or rediss://:PASSWORD@HOST:PORT (got '${redactUrl(url)}')`,
     );
   const idleExit = v['idle-exit'];
+  let fatal: string | undefined;
+  let stop: (why: string) => void = () => {};
   const w = await startQueueWorker({
     url,
     concurrency: v.concurrency,
@@ -68,8 +73,14 @@ export async function run(argv: string[]): Promise<void> {
     stalledSeconds: v['stalled-seconds'],
     maxStalled: v['max-stalled'],
     log: v.quiet ? undefined : (l) => process.stderr.write(l + '\n'),
+    onFatal: (problem) => {
+      fatal ??= problem;
+      stop('redis');
+    },
   });
   const why = await new Promise<string>((done) => {
+    stop = done;
+    if (fatal) done('redis');
     let signals = 0;
     const onSignal = (sig: string) => {
       if (++signals > 1) process.exit(130);
@@ -90,7 +101,12 @@ export async function run(argv: string[]): Promise<void> {
       }, 1000);
     }
   });
-  const s = await w.close();
+  // Redis refusing us: running stages cannot report back; they go to another worker.
+  const s = await w.close(!!fatal);
+  if (fatal) {
+    process.stderr.write(`robustlab: ${fatal}\n`);
+    process.exit(1);
+  }
   output(
     v.json,
     { command: 'worker', stoppedBy: why, ...s },
