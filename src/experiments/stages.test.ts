@@ -135,19 +135,28 @@ describe('standard evaluation stages', () => {
   it('are off in the smoke preset and sized 1000 / 200 in the paper preset', () => {
     expect(evals(PRESETS.smoke)).toEqual([]);
     const paper = evals(PRESETS.paper);
-    expect(new Set(paper.map((s) => s.params.n))).toEqual(new Set([1000, 200]));
+    expect(new Set(paper.map((s) => s.params.n))).toEqual(new Set([1000, 200, 100]));
     expect(paper.every((s) => estimatedCost(s) > 0)).toBe(true);
   });
 
   it('in the paper preset: the first seed only, checks on the 2L models at L∞, curves on 200 points', () => {
     const ev = buildGraph(['mnist'], PRESETS.paper, [0, 1, 2]).filter((s) => s.kind === 'evaluate');
-    expect(ev.length).toBe((15 + 3) * 2);
+    // L∞: all 15 + the 3 SVD rows; L2: the 2L model of each space + the 3 SVD rows
+    expect(ev.length).toBe(15 + 3 + 5 + 3);
+    expect(
+      ev.filter((s) => s.params.norm === 'l2').every((s) => s.name.split('/')[3] === '2L'),
+    ).toBe(true);
     expect(ev.every((s) => s.name.endsWith('/seed0'))).toBe(true);
+    // projection spaces: 200 points where the checks run, 100 elsewhere; curves within n
+    for (const s of ev.filter((x) => x.name.split('/')[2].endsWith('projection'))) {
+      expect(s.params.n).toBe(s.params.checkSubset ? 200 : 100);
+      if (s.params.curve) expect(s.params.curveN).toBe(s.params.n);
+    }
     for (const s of ev)
       expect(s.params.checkSubset).toBe(
         s.params.norm === 'linf' && s.name.split('/')[3] === '2L' ? 100 : 0,
       );
-    expect(ev.filter((s) => s.params.curveN === 200).length).toBe(10);
+    expect(ev.filter((s) => s.params.curve).length).toBe(10);
     // other seeds first: the first evaluated seed is the run's first, whatever its number
     const later = buildGraph(['mnist'], PRESETS.paper, [7, 0]).filter((s) => s.kind === 'evaluate');
     expect(later.every((s) => s.name.endsWith('/seed7'))).toBe(true);

@@ -239,21 +239,28 @@ function buildSeedGraph(datasets: DatasetName[], p: Preset, seed: number): Stage
  */
 function evaluateStages(d: string, e: NonNullable<Preset['evaluation']>, seed: number): StageDef[] {
   const g: StageDef[] = [];
+  const checked = (norm: 'linf' | 'l2', arch: string) =>
+    (!e.checkNorms || e.checkNorms.includes(norm)) &&
+    (!e.checkArchs || e.checkArchs.includes(arch));
+  const pointsOf = (space: string, norm: 'linf' | 'l2', arch: string) =>
+    !space.endsWith('projection')
+      ? e.n
+      : checked(norm, arch)
+        ? e.projectionN
+        : (e.projectionNUnchecked ?? e.projectionN);
   const common = (space: string, norm: 'linf' | 'l2', arch: string) => ({
     // AutoAttack's rand version (APGD-CE/DLR with EOT inside) for the stochastic VAE code, as
     // its authors prescribe for randomised defences; the standard version elsewhere.
     attacks: space === 'vae-encoding' ? 'autoattack-rand' : 'autoattack',
-    n: space.endsWith('projection') ? e.projectionN : e.n,
-    checkSubset:
-      (!e.checkNorms || e.checkNorms.includes(norm)) &&
-      (!e.checkArchs || e.checkArchs.includes(arch))
-        ? e.checkSubset
-        : 0,
+    n: pointsOf(space, norm, arch),
+    checkSubset: checked(norm, arch) ? e.checkSubset : 0,
     seed,
   });
   for (const { norm, eps } of STANDARD_EVAL_BUDGETS) {
     for (const space of ['image', ...LATENT_METHODS])
-      for (const arch of ARCHS)
+      for (const arch of ARCHS.filter(
+        (a) => norm === 'linf' || !e.l2Archs || e.l2Archs.includes(a),
+      ))
         g.push({
           name: evaluateStageName(d, space, arch, norm),
           kind: 'evaluate',
@@ -264,7 +271,11 @@ function evaluateStages(d: string, e: NonNullable<Preset['evaluation']>, seed: n
             ...(space.endsWith('projection') ? { projection: 'implicit' } : {}),
             spectral: null,
             ...(arch === '2L' && e.curveN
-              ? { curve: STANDARD_EVAL_CURVES[norm], curveAttacks: 'apgd-ce', curveN: e.curveN }
+              ? {
+                  curve: STANDARD_EVAL_CURVES[norm],
+                  curveAttacks: 'apgd-ce',
+                  curveN: Math.min(e.curveN, pointsOf(space, norm, arch)),
+                }
               : {}),
           },
           deps: [

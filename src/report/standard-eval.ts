@@ -100,6 +100,7 @@ export function standardEvaluation(
   let minN = Infinity;
   let seedsRun = 0;
   let evaluated = 0;
+  const perNorm: Record<string, number> = {};
   let checked = 0;
   let seedsEvaluated = 0;
   for (const { norm } of STANDARD_BUDGETS)
@@ -109,6 +110,7 @@ export function standardEvaluation(
       seedsRun = Math.max(seedsRun, rs.length);
       if (!rs.some(Boolean)) continue;
       any = true;
+      perNorm[norm] = (perNorm[norm] ?? 0) + 1;
       seedsEvaluated = Math.max(seedsEvaluated, rs.filter(Boolean).length);
       robust[key] = proportionEstimate(rs.map((x) => rateCell(x?.robustAccuracy, x?.n)));
       clean[key] = proportionEstimate(rs.map((x) => rateCell(x?.cleanAccuracy, x?.n)));
@@ -166,7 +168,7 @@ export function standardEvaluation(
   // Claims re-decided on robust accuracy (higher = more robust), per budget.
   const claims: StandardClaim[] = [];
   const RULE =
-    'robust accuracy of a space = mean over its 3 architectures; decided only when the 95% intervals (Wilson, hull with the seed interval) do not overlap, else inconclusive';
+    'robust accuracy of a space = mean over its evaluated architectures; decided only when the 95% intervals (Wilson, hull with the seed interval) do not overlap, else inconclusive';
   for (const { norm, label } of STANDARD_BUDGETS) {
     // (one architecture measured: its own Wilson interval, not a normal approximation of it)
     const space = (s: string) => {
@@ -212,6 +214,11 @@ export function standardEvaluation(
   const notes: string[] = [
     'AutoAttack (standard version; rand version with EOT on the stochastic VAE encoding) run end to end in pixels on the deployed model: through the encoder for encoding spaces, with the projection’s implicit gradient for projection spaces (every iterate projected), on the modified weights for the SVD-defended models. Every adversarial is re-judged by the real model.',
   ];
+  const missing = STANDARD_BUDGETS.filter((b) => (perNorm[b.norm] ?? 0) < rows.length);
+  if (missing.length)
+    notes.push(
+      `Not every model was evaluated at every budget (${STANDARD_BUDGETS.map((b) => `${b.label}: ${perNorm[b.norm] ?? 0} of ${rows.length}`).join('; ')}; the preset's evaluation.l2Archs); "—" marks the others, and a space's mean is then over the architectures evaluated.`,
+    );
   if (checked < evaluated)
     notes.push(
       `The reliability checks ran on ${checked} of the ${evaluated} evaluations (the preset's evaluation.checkNorms / checkArchs, to fit its time budget); the others have robust accuracy without checks.`,
