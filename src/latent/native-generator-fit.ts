@@ -7,9 +7,10 @@
  * same permutations and batches (the shared epochLoop), leaky ReLU (α = 0.2 in float32),
  * BCE summed over pixels from the decoder's pre-sigmoid output (the same native bceLogits
  * loop the tfjs path's fused kernel calls), for the VAE z = μ + exp(½ log σ²)·ε with ε drawn
- * by tf.randomNormal from the same per-step seed (so the very same numbers), KL(q(z|x) ‖ N(0, I)),
- * the batch mean, and Adam with tf.train.adam's float32 β-power bookkeeping. Results equal the
- * tfjs path up to float32 summation order (native-generator-fit.test.ts compares them).
+ * by tf.randomNormal's generator from the same per-step seed (the very same numbers, without a
+ * tensor: util/tf-random.ts) and KL(q(z|x) ‖ N(0, I)), the batch mean, and Adam with
+ * tf.train.adam's float32 β-power bookkeeping. Results equal the tfjs path up to float32
+ * summation order (native-generator-fit.test.ts compares them).
  *
  * The gradient is written out by hand (d = 1/n, the mean's weight, in float32 as tfjs has it):
  *   δ(logits) = (σ(l) − x)·d
@@ -25,6 +26,7 @@ import { nativeLoops, type NativeElementwise } from '../backend/host-kernels.js'
 import { LEAKY_RELU_ALPHA, type Mlp } from '../models/mlp.js';
 import { nativeAdam } from '../models/native-fit.js';
 import { epochLoop, type FitOptions, type HostData } from '../models/train.js';
+import { tfRandomNormal } from '../util/tf-random.js';
 import type { Generator } from './generators.js';
 
 /**
@@ -181,10 +183,15 @@ export function fitGeneratorNative(
     forward(enc, n);
     const h = enc.acts[Le];
     if (vae) {
-      // the tfjs path's draw: tf.randomNormal(mu.shape, 0, 1, 'float32', seed)
-      const t = tf.randomNormal([n, Z], 0, 1, 'float32', seed);
-      eps.set(t.dataSync() as Float32Array);
-      t.dispose();
+      // the tfjs path's draw, tf.randomNormal(mu.shape, 0, 1, 'float32', seed), without a tensor
+      const e = eps.subarray(0, n * Z);
+      if (seed) tfRandomNormal(e, seed);
+      else {
+        // seed 0: tfjs draws unseeded (Math.random) on both paths
+        const t = tf.randomNormal([n, Z], 0, 1, 'float32', seed);
+        e.set(t.dataSync() as Float32Array);
+        t.dispose();
+      }
       const z = dec.acts[0];
       for (let r = 0; r < n; r++) {
         let kl = 0;
