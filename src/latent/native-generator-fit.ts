@@ -133,6 +133,9 @@ export function fitGeneratorNative(
   const rowLoss = new Float32Array(B);
   const klRow = new Float64Array(B);
   const eps = new Float32Array(B * Z);
+  // exp(½ log σ²) and exp(log σ²) of the forward pass, for the backward one
+  const sdev = new Float32Array(B * Z);
+  const vari = new Float32Array(B * Z);
   // AE: δ(code) lands in the encoder's last delta; VAE: δz, then δ[μ, log σ²] from it.
   const dz = vae ? new Float32Array(B * Z) : enc.deltas[Le - 1];
   const adamStep = nativeAdam(loops, [...enc.params, ...dec.params], o.lr);
@@ -199,8 +202,11 @@ export function fitGeneratorNative(
           const mu = h[o + c];
           const lv = h[o + Z + c];
           const sd = Math.fround(Math.exp(Math.fround(lv * 0.5)));
+          const ex = Math.fround(Math.exp(lv));
+          sdev[q + c] = sd;
+          vari[q + c] = ex;
           z[q + c] = Math.fround(mu + Math.fround(sd * eps[q + c]));
-          kl += 1 + lv - mu * mu - Math.fround(Math.exp(lv));
+          kl += 1 + lv - mu * mu - ex;
         }
         klRow[r] = -0.5 * kl;
       }
@@ -219,9 +225,8 @@ export function fitGeneratorNative(
       for (let r = 0; r < n; r++)
         for (let c = 0, o = r * 2 * Z, q = r * Z; c < Z; c++) {
           const mu = h[o + c];
-          const lv = h[o + Z + c];
-          const sd = Math.fround(Math.exp(Math.fround(lv * 0.5)));
-          const ex = Math.fround(Math.exp(lv));
+          const sd = sdev[q + c];
+          const ex = vari[q + c];
           g[o + c] = Math.fround(dz[q + c] + Math.fround(d * mu));
           const rep = Math.fround(0.5 * Math.fround(Math.fround(dz[q + c] * eps[q + c]) * sd));
           g[o + Z + c] = Math.fround(rep + Math.fround(Math.fround(hd * ex) - hd));
