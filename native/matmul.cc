@@ -432,6 +432,72 @@ napi_value ReluMask(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// Shared argument parsing of the in-place loops below: (a, [b,] n, scalar).
+bool GetLoopArgs(napi_env env, napi_callback_info info, const char* name, size_t arrays,
+                 float** a, float** b, int64_t* n, float* s) {
+  size_t argc = 4;
+  napi_value argv[4];
+  const size_t want = arrays + 2;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < want) {
+    Throw(env, std::string(name) + (arrays == 2 ? " needs (g, h, n, alpha)" : " needs (x, n, s)"));
+    return false;
+  }
+  size_t la = 0, lb = 0;
+  if (!GetF32(env, argv[0], a, &la) || (arrays == 2 && !GetF32(env, argv[1], b, &lb))) {
+    Throw(env, std::string(name) + ": arrays must be Float32Arrays");
+    return false;
+  }
+  if (arrays == 1) lb = la;
+  if (!GetInt(env, argv[arrays], n) || static_cast<size_t>(*n) > la ||
+      static_cast<size_t>(*n) > lb) {
+    Throw(env, std::string(name) + ": n must be a non-negative integer within the arrays");
+    return false;
+  }
+  double d;
+  if (napi_get_value_double(env, argv[arrays + 1], &d) != napi_ok || !std::isfinite(d)) {
+    Throw(env, std::string(name) + ": the scalar must be a finite number");
+    return false;
+  }
+  *s = static_cast<float>(d);
+  return true;
+}
+
+// leakyRelu(h, n, alpha): h[i] = h[i] < 0 ? alpha·h[i] : h[i], in place (tfjs-backend-wasm's
+// LeakyRelu, float32 alpha).
+napi_value LeakyRelu(napi_env env, napi_callback_info info) {
+  float *h, *unused = nullptr;
+  int64_t n;
+  float alpha;
+  if (!GetLoopArgs(env, info, "leakyRelu", 1, &h, &unused, &n, &alpha)) return nullptr;
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) h[i] = h[i] < 0.0f ? alpha * h[i] : h[i];
+  return nullptr;
+}
+
+// leakyReluBackward(g, h, n, alpha): g[i] = h[i] > 0 ? g[i] : alpha·g[i], in place: the leaky
+// ReLU's backward pass given its output h (h > 0 exactly where the pre-activation was > 0, as
+// alpha > 0), as tfjs's gradient where(x > 0, dy, dy·alpha).
+napi_value LeakyReluBackward(napi_env env, napi_callback_info info) {
+  float *g, *h;
+  int64_t n;
+  float alpha;
+  if (!GetLoopArgs(env, info, "leakyReluBackward", 2, &g, &h, &n, &alpha)) return nullptr;
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) g[i] = h[i] > 0.0f ? g[i] : alpha * g[i];
+  return nullptr;
+}
+
+// scale(x, n, s): x[i] *= s for i < n, in place (float32 s).
+napi_value Scale(napi_env env, napi_callback_info info) {
+  float *x, *unused = nullptr;
+  int64_t n;
+  float s;
+  if (!GetLoopArgs(env, info, "scale", 1, &x, &unused, &n, &s)) return nullptr;
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) x[i] *= s;
+  return nullptr;
+}
+
 // adam(p, m, v, g, pOut, mOut, vOut, lr, beta1, beta2, epsilon, c1, c2): one Adam step,
 // element-wise, as tf.train.adam computes it (c1, c2 = the bias corrections 1 − βᵗ).
 napi_value Adam(napi_env env, napi_callback_info info) {
@@ -540,6 +606,10 @@ NAPI_MODULE_INIT() {
       {"sigmoidDist", nullptr, SigmoidDist, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"reluMask", nullptr, ReluMask, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"leakyRelu", nullptr, LeakyRelu, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"leakyReluBackward", nullptr, LeakyReluBackward, nullptr, nullptr, nullptr, napi_enumerable,
+       nullptr},
+      {"scale", nullptr, Scale, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -132,6 +132,12 @@ export interface NativeElementwise {
   ): void;
   /** g[i] = 0 where h[i] ≤ 0, for i < n: a ReLU's backward pass given its output h. */
   reluMask?(g: Float32Array, h: Float32Array, n: number): void;
+  /** h[i] = h[i] < 0 ? alpha·h[i] : h[i], for i < n, in place (float32 alpha). */
+  leakyRelu?(h: Float32Array, n: number, alpha: number): void;
+  /** g[i] = h[i] > 0 ? g[i] : alpha·g[i]: a leaky ReLU's backward pass given its output h. */
+  leakyReluBackward?(g: Float32Array, h: Float32Array, n: number, alpha: number): void;
+  /** x[i] *= s for i < n, in place (float32 s). */
+  scale?(x: Float32Array, n: number, s: number): void;
   adam?(
     p: Float32Array,
     m: Float32Array,

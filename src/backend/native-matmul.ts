@@ -44,6 +44,9 @@ export interface NativeMatmulAddon {
   bceLogits?: NativeElementwise['bceLogits'];
   sigmoidDist?: NativeElementwise['sigmoidDist'];
   reluMask?: NativeElementwise['reluMask'];
+  leakyRelu?: NativeElementwise['leakyRelu'];
+  leakyReluBackward?: NativeElementwise['leakyReluBackward'];
+  scale?: NativeElementwise['scale'];
   /** LAPACK thin SVD of a column-major m×n matrix (a is overwritten); returns LAPACK's info. */
   dgesdd?(
     m: number,

@@ -13,6 +13,7 @@ import { RobustlabError } from '../data/errors.js';
 import { describeSpec, Mlp, type MlpSpec, sameSpec } from '../models/mlp.js';
 import { fit, type FitOptions } from '../models/train.js';
 import { deriveSeed, Rng } from '../util/rng.js';
+import { fitGeneratorNative, nativeGeneratorLoops } from './native-generator-fit.js';
 
 export const LATENT_DIM = 32;
 export const VAE_HIDDEN = 150;
@@ -144,17 +145,23 @@ export class Generator {
   }
 }
 
+/**
+ * Train with Adam on BCE (+ KL for the VAE). With the native addon (and `native` not false)
+ * the loop runs in BLAS calls and native loops on host arrays (native-generator-fit.ts), with
+ * the same batches, noise and update as the tfjs autodiff path it falls back to (a browser,
+ * no OpenBLAS, `native: false`); the two agree to float32 rounding.
+ */
 export function trainGenerator(
   gen: Generator,
   data: { x: Float32Array; n: number; dim: number },
-  o: Partial<FitOptions> & { seed: number },
+  o: Partial<FitOptions> & { seed: number; native?: boolean },
 ): number[] {
   const noise = new Rng(deriveSeed(o.seed, 'noise'));
-  return fit(gen.variables(), data, (xb) => gen.loss(xb, noise.seed()), {
-    ...GENERATOR_DEFAULTS,
-    label: `train ${gen.kind}`,
-    ...o,
-  });
+  const { native, ...rest } = o;
+  const opts: FitOptions = { ...GENERATOR_DEFAULTS, label: `train ${gen.kind}`, ...rest };
+  const loops = native === false ? null : nativeGeneratorLoops(gen);
+  if (loops) return fitGeneratorNative(gen, loops, data, opts, () => noise.seed());
+  return fit(gen.variables(), data, (xb) => gen.loss(xb, noise.seed()), opts);
 }
 
 /**

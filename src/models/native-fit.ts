@@ -38,6 +38,47 @@ export function nativeFitLoops(net: Mlp): NativeFitLoops | null {
     : null;
 }
 
+/**
+ * Adam over host parameter arrays, updated in place by the addon's loop: the same update and
+ * float32 β-power bookkeeping as tf.train.adam (and adam.ts's fused kernel). Returns the step,
+ * given the gradients in the order of `params`.
+ */
+export function nativeAdam(
+  loops: Required<Pick<NativeElementwise, 'adam'>>,
+  params: Float32Array[],
+  lr: number,
+): (grads: Float32Array[]) => void {
+  const m = params.map((p) => new Float32Array(p.length));
+  const v = params.map((p) => new Float32Array(p.length));
+  const eps = tf.backend().epsilon();
+  const beta1 = 0.9;
+  const beta2 = 0.999;
+  let accBeta1 = Math.fround(beta1);
+  let accBeta2 = Math.fround(beta2);
+  return (grads) => {
+    const c1 = Math.fround(1 - accBeta1);
+    const c2 = Math.fround(1 - accBeta2);
+    accBeta1 = Math.fround(accBeta1 * Math.fround(beta1));
+    accBeta2 = Math.fround(accBeta2 * Math.fround(beta2));
+    for (let p = 0; p < params.length; p++)
+      loops.adam(
+        params[p],
+        m[p],
+        v[p],
+        grads[p],
+        params[p],
+        m[p],
+        v[p],
+        lr,
+        beta1,
+        beta2,
+        eps,
+        c1,
+        c2,
+      );
+  };
+}
+
 /** Train `net` with softmax cross-entropy on labelled host data; returns the mean loss per epoch. */
 export function fitClassifierNative(
   net: Mlp,
@@ -57,19 +98,13 @@ export function fitClassifierNative(
     l.b.dataSync().slice() as Float32Array,
   ]);
   const grads = params.map((p) => new Float32Array(p.length));
-  const m = params.map((p) => new Float32Array(p.length));
-  const v = params.map((p) => new Float32Array(p.length));
+  const adamStep = nativeAdam(loops, params, o.lr);
   // acts[0] is the input batch; acts[i + 1] the output of layer i. deltas[i]: dLoss/d(pre-act i).
   const acts = dims.map((d) => new Float32Array(B * d));
   const deltas = dims.slice(1).map((d) => new Float32Array(B * d));
   const yb = new Int32Array(B);
   const rowLoss = new Float32Array(B);
   const ones = new Float32Array(B).fill(1);
-  const eps = tf.backend().epsilon();
-  const beta1 = 0.9;
-  const beta2 = 0.999;
-  let accBeta1 = Math.fround(beta1);
-  let accBeta2 = Math.fround(beta2);
   const d0 = dims[0];
 
   const step = (perm: Int32Array, s: number, e: number): number => {
@@ -120,26 +155,7 @@ export function fitClassifierNative(
         else for (let t = 0; t < len; t++) if (!(h[t] > 0)) gPrev[t] = 0;
       }
     }
-    const c1 = Math.fround(1 - accBeta1);
-    const c2 = Math.fround(1 - accBeta2);
-    accBeta1 = Math.fround(accBeta1 * Math.fround(beta1));
-    accBeta2 = Math.fround(accBeta2 * Math.fround(beta2));
-    for (let p = 0; p < params.length; p++)
-      loops.adam(
-        params[p],
-        m[p],
-        v[p],
-        grads[p],
-        params[p],
-        m[p],
-        v[p],
-        o.lr,
-        beta1,
-        beta2,
-        eps,
-        c1,
-        c2,
-      );
+    adamStep(grads);
     return Math.fround(loss / n);
   };
 
