@@ -90,9 +90,7 @@ describe('pgd on a linear MNIST classifier', () => {
     // The property, with the standard targeted variant (Gowal et al. 2019): the margin
     // z_t − z_y is linear here, so 40 sign steps of 2.5ε/40 reach the optimal vertex towards t.
     expect((await atFactor(1.05, { targets: 9 })).every((s) => s === 1)).toBe(true);
-    expect((await atFactor(1.05, { targets: 9, randomStart: false })).every((s) => s === 1)).toBe(
-      true,
-    );
+    expect((await atFactor(1.01, { targets: 9 })).every((s) => s === 1)).toBe(true);
     // Untargeted PGD does not have it (docs/design.md, "PGD's soundness on a linear model"):
     // measured at 1.05× on these 24 digits, CE 8/24 (11/24 with 10 restarts, 8/24 with 200
     // steps) and margin 21/24; all at 1.5×. Most CE failures are the loss's, not the search's:
@@ -151,6 +149,9 @@ describe('pgd on a linear MNIST classifier', () => {
       return k / m;
     };
     expect(await hits(1.05, { targets: 9 })).toBe(1);
+    // at 1.01× only from x0: a random start turns towards the optimum by a fixed travel of 2.5ε
+    // whatever the steps (measured 0/12 from a random start, with 40 or 100 steps)
+    expect(await hits(1.01, { targets: 9, randomStart: false })).toBe(1);
     expect(await hits(1.05, { loss: 'margin' })).toBeGreaterThanOrEqual(0.8);
     expect(await hits(1.05, { loss: 'ce' })).toBeGreaterThan(0);
     expect(await hits(1.05, { loss: 'ce' })).toBeLessThan(1);
