@@ -34,6 +34,11 @@ export interface AttackOptions {
   ball?: { eps: number; norm: Norm };
   /** The first iterate, row-major [n, dim] (e.g. a random start); default x0. */
   start?: Float32Array;
+  /**
+   * Per-row state for the first step, each row-major [n, w] (e.g. a target class one-hot); the
+   * step sees them as `slots` and must return them (cloned) or their successors.
+   */
+  initialSlots?: Float32Array[];
 }
 
 export const DEFAULT_CONFIDENCE = 0.95;
@@ -110,7 +115,7 @@ export interface StepInput {
   x0: tf.Tensor2D;
   /** Goal classes (targeted) or true classes (untargeted), int32. */
   labels: tf.Tensor1D;
-  /** Per-row state returned by the previous step ([] at the first step). */
+  /** Per-row state returned by the previous step (at the first step: `initialSlots`, or []). */
   slots: tf.Tensor2D[];
   /** Step number, from 1. */
   t: number;
@@ -177,6 +182,10 @@ export function checkAttackInputs(
     throw new RangeError(`eps must be a finite number ≥ 0 (got ${o.ball.eps})`);
   if (o.start && o.start.length < n * clf.inputDim)
     throw new RangeError(`start holds ${o.start.length} values, need ${n}×${clf.inputDim}`);
+  for (const s of o.initialSlots ?? []) {
+    if (n > 0 && (s.length === 0 || s.length % n !== 0))
+      throw new RangeError(`an initial slot holds ${s.length} values, not a multiple of ${n} rows`);
+  }
 }
 
 /** The threat model's feasible set: the box, and the ε-ball when bounded. */
@@ -225,7 +234,8 @@ export function runAttack(
     : tf.tensor2d(xAdv, [n, dim]);
   let xOrig = tf.tensor2d(xAdv, [n, dim]);
   let lab = tf.tensor1d(labels.subarray(0, n), 'int32');
-  let slots: tf.Tensor2D[] = [];
+  let slots: tf.Tensor2D[] =
+    n > 0 ? (o.initialSlots ?? []).map((s) => tf.tensor2d(s, [n, s.length / n])) : [];
   const keepRows = (keep: number[]) => {
     const idx = tf.tensor1d(keep, 'int32');
     const old = [x, xOrig, lab, ...slots];

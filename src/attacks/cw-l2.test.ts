@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { predict } from '../models/classifier.js';
+import { cwL2Reference } from '../testing/cw-l2-reference.js';
+import { smallMnistLrl } from '../testing/evaluation-fixtures.js';
 import { testBackend, yieldToEventLoop } from '../testing/fixtures.js';
 import {
   exactL2,
@@ -104,5 +106,43 @@ describe('cwL2 on a linear MNIST classifier', () => {
     expect(() => cwL2(F.clf, Q.x, 2, Q.y, { norm: 'linf' })).toThrow(RangeError);
     expect(() => cwL2(F.clf, Q.x, 2, Q.y, { steps: 0 })).toThrow(RangeError);
     expect(() => cwL2(F.clf, Q.x, 2, Q.y, { kappa: -1 })).toThrow(RangeError);
+  });
+});
+
+describe("cwL2 on a real LRL: the cheap step gives the reference formulation's results", () => {
+  it('bit for bit with tf-ops Adam; within float32 order with the fused Adam', async () => {
+    const m = await smallMnistLrl({ train: 5000, epochs: 2 });
+    const { labels } = predict(m.clf, m.x, 40);
+    const picked = Array.from({ length: 40 }, (_, i) => i).filter((i) => labels[i] === m.y[i]);
+    const N = 6;
+    const x = new Float32Array(N * 784);
+    picked.slice(0, N).forEach((i, k) => x.set(m.x.subarray(i * 784, (i + 1) * 784), k * 784));
+    const y = Int32Array.from(picked.slice(0, N), (i) => m.y[i]);
+    const o = { steps: 200, binarySearchSteps: 3, initialConst: 1, silent: true };
+    const before = tf.memory().numTensors;
+    const ref = cwL2Reference(m.clf, x, N, y, o);
+    await yieldToEventLoop();
+    const ops = cwL2(m.clf, x, N, y, { ...o, fusedAdam: false });
+    await yieldToEventLoop();
+    const fused = cwL2(m.clf, x, N, y, o);
+    expect(tf.memory().numTensors).toBe(before);
+    const dr = hostRowNorms(ref.xAdv, x, N, 784, 'l2');
+    const df = hostRowNorms(fused.xAdv, x, N, 784, 'l2');
+    const samePixels = ops.xAdv.filter((v, i) => v === ref.xAdv[i]).length / ops.xAdv.length;
+    const rel = Array.from(df, (d, e) => Math.abs(d - dr[e]) / dr[e]);
+    console.log(
+      `cw-l2 vs reference: successes ${ref.success.join('')} / ${ops.success.join('')} / ` +
+        `${fused.success.join('')}; tf-ops Adam: ${(100 * samePixels).toFixed(3)}% pixels equal; ` +
+        `fused Adam: max relative L2 difference ${Math.max(...rel).toExponential(2)}`,
+    );
+    expect(ref.success.reduce((s, v) => s + v, 0)).toBeGreaterThanOrEqual(N / 2); // not vacuous
+    // the host hinge, success test and bookkeeping are the tensor ops' arithmetic exactly
+    expect(ops.xAdv).toEqual(ref.xAdv);
+    expect(ops.steps).toEqual(ref.steps);
+    expect(ops.forwards).toBe(ref.forwards);
+    // the fused Adam rounds in another order: the same successes, distances within 1e-3
+    expect(fused.success).toEqual(ref.success);
+    for (let e = 0; e < N; e++) if (ref.success[e]) expect(rel[e]).toBeLessThan(1e-3);
+    m.clf.dispose();
   });
 });

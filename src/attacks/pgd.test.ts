@@ -84,17 +84,35 @@ describe('exact linear oracle', () => {
 });
 
 describe('pgd on a linear MNIST classifier', () => {
-  it('L∞: never succeeds below the exact boxed minimum; succeeds above it', async () => {
-    const below = await atFactor(0.97, { restarts: 3 });
-    expect(below.every((s) => s === 0)).toBe(true);
-    // Untargeted PGD on a 10-class linear model can end at the vertex of a wrong class (a
-    // local maximum of the loss over the cube): measured 22/48 (CE) and 38/48 (margin) at
-    // 1.05×, all at 1.5×. Targeted attacks (APGD-T) close this gap.
-    const ce105 = (await atFactor(1.05, {})).reduce((s, v) => s + v, 0);
+  it('L∞: never succeeds below the exact boxed minimum; MultiTargeted succeeds at 1.05×', async () => {
+    expect((await atFactor(0.97, { restarts: 3 })).every((s) => s === 0)).toBe(true);
+    expect((await atFactor(0.97, { targets: 9 })).every((s) => s === 0)).toBe(true);
+    // The property, with the standard targeted variant (Gowal et al. 2019): the margin
+    // z_t − z_y is linear here, so 40 sign steps of 2.5ε/40 reach the optimal vertex towards t.
+    expect((await atFactor(1.05, { targets: 9 })).every((s) => s === 1)).toBe(true);
+    expect((await atFactor(1.01, { targets: 9 })).every((s) => s === 1)).toBe(true);
+    // Untargeted PGD does not have it (docs/design.md, "PGD's soundness on a linear model"):
+    // measured at 1.05× on these 24 digits, CE 8/24 (11/24 with 10 restarts, 8/24 with 200
+    // steps) and margin 21/24; all at 1.5×. Most CE failures are the loss's, not the search's:
+    // the point PGD returns has a larger CE than the exact optimum (measured 15 of 16), since
+    // CE = −log p(y) also grows by spreading p over several wrong classes without any of them
+    // overtaking y. The margin's failures are local maxima (a vertex of another class).
+    const ce = (x: Float32Array, y: number) => -Math.log(predict(F.clf, x, 1).probs[y]);
+    let [fails, lossBeatsOptimum] = [0, 0];
+    for (let e = 0; e < P.n; e++) {
+      const { x, y } = row(P, e);
+      const eps = 1.05 * linf[e];
+      const r = pgd(F.clf, x, 1, y, { eps, silent: true });
+      if (r.success[0]) continue;
+      fails++;
+      const opt = linfVertex(F.affine, P.x, e, P.y[e], eps); // adversarial (checked above)
+      if (ce(r.xAdv, y[0]) > ce(opt, y[0])) lossBeatsOptimum++;
+    }
+    expect(fails).toBeGreaterThan(0.25 * P.n);
+    expect(lossBeatsOptimum).toBeGreaterThanOrEqual(0.75 * fails);
     const margin105 = (await atFactor(1.05, { loss: 'margin' })).reduce((s, v) => s + v, 0);
-    expect(ce105).toBeGreaterThanOrEqual(0.3 * P.n);
-    expect(margin105).toBeGreaterThanOrEqual(0.65 * P.n);
-    expect(margin105).toBeGreaterThan(ce105);
+    expect(margin105).toBeGreaterThanOrEqual(0.75 * P.n);
+    expect(margin105).toBeGreaterThan(P.n - fails);
     expect((await atFactor(1.5, {})).every((s) => s === 1)).toBe(true);
     expect((await atFactor(1.5, { loss: 'margin' })).every((s) => s === 1)).toBe(true);
   });
@@ -110,11 +128,13 @@ describe('pgd on a linear MNIST classifier', () => {
         checkFeasible({ x, y, n: 1 }, miss, 0.97 * opt, 'l2');
         expect(miss.success[0]).toBe(0);
         expect(pgd(F.clf, x, 1, y, { ...o, loss: 'margin' }).success[0]).toBe(0);
+        expect(pgd(F.clf, x, 1, y, { ...o, restarts: 1, targets: 9 }).success[0]).toBe(0);
       }
     }
-    // Q (half contrast): the closed-form optimum lies in the box. As for L∞, untargeted CE can
-    // be trapped by a wrong class: measured 13/48 (CE) and 46/48 (margin) at 1.05×, 48/48 at 1.5×.
-    const hits = async (factor: number, loss: 'ce' | 'margin') => {
+    // Q (half contrast): the closed-form optimum lies in the box. MultiTargeted succeeds on
+    // every digit at 1.05×; untargeted CE is trapped as for L∞ (measured 3/12 at 1.05×, and
+    // each failure has a larger CE than the optimum), the untargeted margin 12/12.
+    const hits = async (factor: number, o: PgdOptions) => {
       await yieldToEventLoop();
       let k = 0;
       let m = 0;
@@ -122,16 +142,38 @@ describe('pgd on a linear MNIST classifier', () => {
         const b = exactL2(F.affine, Q.x, e, Q.y[e]);
         if (!b.inBox) continue;
         const { x, y } = row(Q, e);
-        const r = pgd(F.clf, x, 1, y, { norm: 'l2', eps: factor * b.dist, loss, silent: true });
+        const r = pgd(F.clf, x, 1, y, { ...o, norm: 'l2', eps: factor * b.dist, silent: true });
         checkFeasible({ x, y, n: 1 }, r, factor * b.dist, 'l2');
         [k, m] = [k + r.success[0], m + 1];
       }
       return k / m;
     };
-    expect(await hits(1.05, 'margin')).toBeGreaterThanOrEqual(0.8);
-    expect(await hits(1.05, 'ce')).toBeGreaterThan(0);
-    expect(await hits(1.5, 'ce')).toBe(1);
-    expect(await hits(1.5, 'margin')).toBe(1);
+    expect(await hits(1.05, { targets: 9 })).toBe(1);
+    // at 1.01× only from x0: a random start turns towards the optimum by a fixed travel of 2.5ε
+    // whatever the steps (measured 0/12 from a random start, with 40 or 100 steps)
+    expect(await hits(1.01, { targets: 9, randomStart: false })).toBe(1);
+    expect(await hits(1.05, { loss: 'margin' })).toBeGreaterThanOrEqual(0.8);
+    expect(await hits(1.05, { loss: 'ce' })).toBeGreaterThan(0);
+    expect(await hits(1.05, { loss: 'ce' })).toBeLessThan(1);
+    expect(await hits(1.5, { loss: 'ce' })).toBe(1);
+    expect(await hits(1.5, { loss: 'margin' })).toBe(1);
+  });
+
+  it('MultiTargeted: feasible, seeded, one target set per example, pass counts, bad targets', () => {
+    const o = { eps: 0.08, steps: 20, seed: 3, silent: true };
+    const a = pgd(F.clf, P.x, P.n, P.y, { ...o, targets: 3 });
+    checkFeasible(P, a, 0.08, 'linf');
+    expect(pgd(F.clf, P.x, P.n, P.y, { ...o, targets: 3 }).xAdv).toEqual(a.xAdv);
+    // more targets only add successes (the first runs are the same)
+    const b = pgd(F.clf, P.x, P.n, P.y, { ...o, targets: 9 });
+    for (let e = 0; e < P.n; e++) if (a.success[e]) expect(b.success[e]).toBe(1);
+    // one ranking forward per row; each run as in the untargeted case
+    const d = pgd(F.clf, P.x, P.n, P.y, { ...o, targets: 1, randomStart: false });
+    const sum = (f: (t: number) => number) => Array.from(d.steps).reduce((s, t) => s + f(t), 0);
+    expect(d.forwards).toBe(P.n + sum((t) => t + 1));
+    expect(d.backwards).toBe(sum((t) => Math.min(t + 1, 20)));
+    for (const targets of [-1, 1.5, 10])
+      expect(() => pgd(F.clf, P.x, 2, P.y, { targets })).toThrow(RangeError);
   });
 
   it('batched at a common ε: feasible, seeded, restarts only add successes, exact pass counts', () => {
@@ -165,6 +207,7 @@ describe('pgd on a linear MNIST classifier', () => {
     const before = tf.memory().numTensors;
     pgd(F.clf, P.x, 8, P.y, { eps: 0.05, steps: 10, restarts: 3, silent: true });
     pgd(F.clf, P.x, 8, P.y, { norm: 'l2', eps: 0.5, steps: 10, loss: 'margin', silent: true });
+    pgd(F.clf, P.x, 8, P.y, { eps: 0.05, steps: 10, targets: 4, restarts: 2, silent: true });
     expect(tf.memory().numTensors).toBe(before);
   });
 

@@ -13,6 +13,15 @@
  * never succeeds returns the iterate with the lowest p(true) over its restarts.
  * Success: misclassified and ‖x_adv − x0‖ ≤ ε (re-checked on the returned x_adv).
  *
+ * `targets: K` makes it MultiTargeted PGD (Gowal, Uesato, Qin, Huang, Mann & Kohli, "An
+ * Alternative Surrogate Loss for PGD-based Adversarial Testing", 2019): for each of the K
+ * classes ranked highest at x0 after the true one, in turn, the same PGD ascends the margin
+ * z_t − z_y instead of `loss`, on the points still robust; success is still any misclassification.
+ * Why: CE and the untargeted margin are convex in x on a linear model, so their ascent over the
+ * ball can settle at a non-adversarial vertex; z_t − z_y is linear there, its maximum over the
+ * ball ∩ box is the optimum towards t, and one of the K targets is the nearest boundary's class
+ * (docs/design.md, "PGD's soundness on a linear model").
+ *
  * Arguments (defaults):
  *   eps          0.3 (L∞) / 2.0 (L2)   MNIST conventions (DEFAULT_EPS)
  *   norm         'linf'
@@ -21,7 +30,10 @@
  *                                      the ball 1.25 times, so it reaches the far side from any start
  *   restarts     1                     ≥ 1 runs; more only help with randomStart
  *   randomStart  true
+ *   loss         'ce'                  untargeted runs only
+ *   targets      0                     0 = untargeted; K = MultiTargeted over K classes (9 = all)
  *   seed         0                     restart r starts from deriveSeed(seed, 'pgd:r')
+ *                                      (target rank q: deriveSeed(seed, 'pgd:tq:r'))
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../models/classifier.js';
@@ -38,6 +50,7 @@ import {
   type StandardAttackOptions,
   type StepFn,
 } from './base.js';
+import { hostPredict, sortedClasses } from './bounded-common.js';
 import { randomStart, steepestDirection, type Norm } from './norms.js';
 
 export interface PgdOptions extends StandardAttackOptions {
@@ -47,6 +60,11 @@ export interface PgdOptions extends StandardAttackOptions {
   randomStart?: boolean;
   /** The loss ascended: 'ce' (Madry et al.) or 'margin' (the CW loss, "PGD-CW"). */
   loss?: AttackLoss;
+  /**
+   * 0: untargeted. K ≥ 1: MultiTargeted, the margin z_t − z_y towards each of the K classes
+   * ranked highest at x0 after the true one, in turn (≤ numClasses − 1).
+   */
+  targets?: number;
 }
 
 export const PGD_DEFAULTS = {
@@ -57,6 +75,7 @@ export const PGD_DEFAULTS = {
   restarts: 1,
   randomStart: true,
   loss: 'ce' as AttackLoss,
+  targets: 0,
   seed: 0,
 };
 
@@ -81,49 +100,87 @@ export function pgd(
   if (!Number.isInteger(restarts) || restarts < 1)
     throw new RangeError(`restarts must be an integer ≥ 1 (got ${restarts})`);
 
+  const targets = o.targets ?? D.targets;
+  if (!Number.isInteger(targets) || targets < 0 || targets > clf.numClasses - 1)
+    throw new RangeError(`targets must be an integer in 0..${clf.numClasses - 1} (got ${targets})`);
+
   const dim = clf.inputDim;
+  const k = clf.numClasses;
   const step: StepFn = ({ x, labels: y }) => {
     const { grad, logits } = ceGradient(clf, x, y, loss);
     return { update: tf.mul(steepestDirection(grad, norm), alpha), slots: [], logits };
   };
+  // targeted: slots[0] is the target's one-hot; ascend Σ (onehot(t) − onehot(y))·z = z_t − z_y
+  const targetedStep: StepFn = ({ x, labels: y, slots }) => {
+    const [goal] = slots;
+    let logits: tf.Tensor2D | undefined;
+    const grad = tf.grad((xv: tf.Tensor) => {
+      logits = tf.keep(clf.logits(xv as tf.Tensor2D));
+      return tf.sum(tf.mul(logits, tf.sub(goal, tf.oneHot(y, k))));
+    })(x) as tf.Tensor2D;
+    const update = tf.mul(steepestDirection(grad, norm), alpha) as tf.Tensor2D;
+    return { update, slots: [tf.clone(goal)], logits: logits! };
+  };
+  // each target rank in turn (or the one untargeted run), restarts within it
+  let ranking: number[][] | null = null;
+  let rankForwards = 0;
+  if (targets > 0 && n > 0) {
+    const { logits } = hostPredict(clf, x0, n);
+    rankForwards = n;
+    ranking = Array.from({ length: n }, (_, i) =>
+      sortedClasses(logits, i, k).filter((j) => j !== labels[i]),
+    );
+  }
+  const runs = Math.max(targets, 1) * restarts;
   let out: AttackResult | null = null;
   let todo = Int32Array.from({ length: n }, (_, i) => i); // rows still robust
-  for (let r = 0; r < restarts && (r === 0 || todo.length > 0); r++) {
+  for (let q = 0; q < runs && (q === 0 || todo.length > 0); q++) {
+    const [rank, r] = [Math.floor(q / restarts), q % restarts];
     const m = todo.length;
     const xs = new Float32Array(m * dim);
-    todo.forEach((i, k) => xs.set(x0.subarray(i * dim, (i + 1) * dim), k * dim));
+    todo.forEach((i, j) => xs.set(x0.subarray(i * dim, (i + 1) * dim), j * dim));
     const ys = Int32Array.from(todo, (i) => labels[i]);
+    const runSeed = deriveSeed(seed, ranking ? `pgd:t${rank}:${r}` : `pgd:${r}`);
     let start: Float32Array | undefined;
     if (random) {
       start = tf.tidy(() => {
-        const t = randomStart(tf.tensor2d(xs, [m, dim]), eps, norm, deriveSeed(seed, `pgd:${r}`));
+        const t = randomStart(tf.tensor2d(xs, [m, dim]), eps, norm, runSeed);
         return t.dataSync() as Float32Array;
       });
     }
-    const res = runAttack(clf, xs, m, ys, step, {
+    let initialSlots: Float32Array[] | undefined;
+    if (ranking) {
+      const goal = new Float32Array(m * k);
+      todo.forEach((i, j) => (goal[j * k + ranking![i][rank]] = 1));
+      initialSlots = [goal];
+    }
+    const what = ranking ? `pgd t${rank + 1}/${targets}` : 'pgd';
+    const res = runAttack(clf, xs, m, ys, ranking ? targetedStep : step, {
       targeted: false,
       ...BOX_RANGE,
       maxSteps: steps,
       confidence: 1,
       ball: { eps, norm },
       start,
+      initialSlots,
       silent: o.silent,
-      label: restarts > 1 ? `pgd ${r + 1}/${restarts}` : 'pgd',
+      label: restarts > 1 ? `${what} ${r + 1}/${restarts}` : what,
     });
     if (!out) {
       out = res;
+      out.forwards! += rankForwards;
     } else {
       const acc: AttackResult = out;
       acc.forwards! += res.forwards!;
       acc.backwards! += res.backwards!;
-      todo.forEach((i, k) => {
-        acc.steps[i] = r * steps + res.steps[k];
+      todo.forEach((i, j) => {
+        acc.steps[i] = q * steps + res.steps[j];
         // a success replaces the failure; among failures keep the lowest p(true)
-        if (!res.success[k] && res.goalProb[k] >= acc.goalProb[i]) return;
-        acc.xAdv.set(res.xAdv.subarray(k * dim, (k + 1) * dim), i * dim);
-        acc.success[i] = res.success[k];
-        acc.goalProb[i] = res.goalProb[k];
-        acc.finalLabel[i] = res.finalLabel[k];
+        if (!res.success[j] && res.goalProb[j] >= acc.goalProb[i]) return;
+        acc.xAdv.set(res.xAdv.subarray(j * dim, (j + 1) * dim), i * dim);
+        acc.success[i] = res.success[j];
+        acc.goalProb[i] = res.goalProb[j];
+        acc.finalLabel[i] = res.finalLabel[j];
       });
     }
     const left = out.success;
