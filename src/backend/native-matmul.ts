@@ -44,6 +44,7 @@ export interface NativeMatmulAddon {
   bceLogits?: NativeElementwise['bceLogits'];
   sigmoidDist?: NativeElementwise['sigmoidDist'];
   reluMask?: NativeElementwise['reluMask'];
+  attackStep?: NativeElementwise['attackStep'];
   /** LAPACK thin SVD of a column-major m×n matrix (a is overwritten); returns LAPACK's info. */
   dgesdd?(
     m: number,
