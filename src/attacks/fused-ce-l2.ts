@@ -149,7 +149,21 @@ export function fusedTargetedCeL2(
         softmaxCeRows(logits, lab, rowLoss, dLogits, rows, k);
         net.backwardInput(dLogits, rows, grad);
         backwards += rows;
-        step(x, xOrig, grad, next, rows, dim, p.lambda, p.stepSize, mode, DIST_EPS, NORM_EPS, lo, hi);
+        step(
+          x,
+          xOrig,
+          grad,
+          next,
+          rows,
+          dim,
+          p.lambda,
+          p.stepSize,
+          mode,
+          DIST_EPS,
+          NORM_EPS,
+          lo,
+          hi,
+        );
       }
       const probs = softmaxRows(logits, rows, k);
       const keep: number[] = [];

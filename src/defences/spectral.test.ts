@@ -282,7 +282,7 @@ describe('defendSpectral', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('SpectralSweep gives defendSpectral\'s weights bit for bit, without building tfjs models', () => {
+  it("SpectralSweep gives defendSpectral's weights bit for bit, without building tfjs models", () => {
     const clf = MlpClassifier.create('LRL', 50, { hidden: 32, seed: 8 });
     const spectra = computeSpectra(clf.net);
     const before = tf.memory().numTensors;

@@ -31,15 +31,19 @@ describe('runSvdJob', () => {
     const train = { x: ds.train.images, y: ds.train.labels, n: ds.train.n, dim: 784 };
     trainClassifier(clf, clf.net.variables(), train, { epochs: 2, seed: 3, silent: true });
     const modelDir = join(dir, 'model');
-    saveModel(modelDir, { model: clf.net }, {
-      kind: 'classifier',
-      dataset: 'mnist',
-      space: 'image',
-      arch: '2L',
-      hidden: 256,
-      seed: 3,
-      epochs: 2,
-    });
+    saveModel(
+      modelDir,
+      { model: clf.net },
+      {
+        kind: 'classifier',
+        dataset: 'mnist',
+        space: 'image',
+        arch: '2L',
+        hidden: 256,
+        seed: 3,
+        epochs: 2,
+      },
+    );
     clf.dispose();
     const attackDir = join(dir, 'attack');
     await runAttackJob({

@@ -21,10 +21,14 @@ export interface LayerWeights {
   b: Float32Array;
 }
 
-/** The addon's loops, when loaded and `spec` is a classifier MLP the host path covers; else null. */
+/**
+ * The addon's loops, when loaded on the wasm backend (whose matmuls are then the same sgemm) and
+ * `spec` is a classifier MLP the host path covers; else null. On the cpu backend tfjs multiplies
+ * in JS, so the host path would round differently: it stays off there.
+ */
 export function hostMlpLoops(spec: MlpSpec): HostLoops | null {
   const loops = nativeLoops();
-  if (!loops?.sgemm) return null;
+  if (!loops?.sgemm || tf.getBackend() !== 'wasm') return null;
   const layers = spec.layers;
   const hiddenOk = layers
     .slice(0, -1)
@@ -53,7 +57,9 @@ export class HostMlp {
       throw new Error(`expected ${spec.layers.length} layers of weights, got ${weights.length}`);
     weights.forEach(({ W, b }, i) => {
       if (W.length !== this.dims[i] * this.dims[i + 1] || b.length !== this.dims[i + 1])
-        throw new Error(`layer ${i}: weight shape does not match ${this.dims[i]}x${this.dims[i + 1]}`);
+        throw new Error(
+          `layer ${i}: weight shape does not match ${this.dims[i]}x${this.dims[i + 1]}`,
+        );
     });
   }
 
@@ -143,7 +149,9 @@ export class HostMlp {
 export function softmaxRows(logits: Float32Array, rows: number, cols: number): Float32Array {
   return tf.tidy(
     () =>
-      tf.softmax(tf.tensor2d(logits.subarray(0, rows * cols), [rows, cols])).dataSync() as Float32Array,
+      tf
+        .softmax(tf.tensor2d(logits.subarray(0, rows * cols), [rows, cols]))
+        .dataSync() as Float32Array,
   );
 }
 
