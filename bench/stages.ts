@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../src/data/datasets.js';
 import { targetedCeL2, PIXEL_RANGE } from '../src/attacks/targeted-ce-l2.js';
-import { computeSpectra, defendSpectral } from '../src/defences/spectral.js';
+import { SpectralSweep } from '../src/defences/spectral.js';
 import { projectBatch } from '../src/latent/codes.js';
 import { Generator, trainGenerator } from '../src/latent/generators.js';
 import { type Arch, MlpClassifier } from '../src/models/classifier.js';
@@ -135,9 +135,10 @@ export function workloads(ds: Dataset): Workload[] {
   w.push({
     name: 'SVD sweep of 2L (20 fractions)',
     run: () => {
-      const spectra = computeSpectra(clf2.net);
-      for (let k = 0; k < 20; k++)
-        defendSpectral(clf2, { mode: 'scale', fraction: k * 0.05 }, spectra).dispose();
+      // SVDs once, then each fraction's modified weights (host arrays, as the sweep stage uses
+      // them; no tfjs model per fraction), as PyTorch computes (u·s')·vh per fraction
+      const sweep = new SpectralSweep(clf2);
+      for (let k = 0; k < 20; k++) sweep.weightsAt({ mode: 'scale', fraction: k * 0.05 });
       return 0;
     },
     teardown: () => clf2.dispose(),

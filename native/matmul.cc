@@ -559,6 +559,87 @@ napi_value DgemmAcc(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// The targeted CE + L2 attack's step after the backward pass, fused (src/attacks/fused-ce-l2.ts).
+// Per row i, with D = x − x0 and g holding ∇x CE on entry:
+//   g ← g + (λ / (2·sqrt(Σ D² + distEps)))·(2D)             (the L2 term's gradient, added to g)
+//   u = −α·g / sqrt(Σ g² + normEps) (mode 0, NGD) or −α·g (mode 1, SGD)
+//   xOut = clamp(x + u)                                     (a side is skipped when its bound is NaN)
+// Every operation is one float32 operation in the order the tfjs ops of targeted-ce-l2.ts run
+// (sub, square, sum, add, sqrt, mul 2, div, mul; sums sequential, left to right, like the wasm
+// backend's Sum): no target_clones and no -march, so no FMA contraction changes a rounding.
+void AttackStepRows(const float* __restrict x, const float* __restrict x0, float* __restrict g,
+                    float* __restrict xOut, int64_t rows, int64_t cols, float lambda,
+                    float negStep, int mode, float distEps, float normEps, float lo, float hi) {
+  const bool hasLo = !std::isnan(lo), hasHi = !std::isnan(hi);
+  for (int64_t i = 0; i < rows; i++) {
+    const float* xi = x + i * cols;
+    const float* x0i = x0 + i * cols;
+    float* gi = g + i * cols;
+    float* oi = xOut + i * cols;
+    float r = 0.0f;
+    for (int64_t j = 0; j < cols; j++) {
+      const float d = xi[j] - x0i[j];
+      const float sq = d * d;
+      r += sq;
+    }
+    const float den = std::sqrt(r + distEps) * 2.0f;
+    const float gr = lambda / den;
+#pragma omp simd
+    for (int64_t j = 0; j < cols; j++) {
+      const float d2 = (xi[j] - x0i[j]) * 2.0f;
+      const float dd = gr * d2;
+      gi[j] = gi[j] + dd;
+    }
+    float scale = 0.0f;
+    if (mode == 0) {
+      float s = 0.0f;
+      for (int64_t j = 0; j < cols; j++) {
+        const float q = gi[j] * gi[j];
+        s += q;
+      }
+      scale = std::sqrt(s + normEps);
+    }
+    for (int64_t j = 0; j < cols; j++) {
+      const float u = mode == 0 ? (gi[j] / scale) * negStep : gi[j] * negStep;
+      float v = xi[j] + u;
+      if (hasLo) v = v > lo ? v : lo;
+      if (hasHi) v = v < hi ? v : hi;
+      oi[j] = v;
+    }
+  }
+}
+
+// attackStep(x, x0, g, xOut, rows, cols, lambda, stepSize, mode, distEps, normEps, lo, hi):
+// see AttackStepRows (stepSize > 0; lo/hi NaN = no bound).
+napi_value AttackStep(napi_env env, napi_callback_info info) {
+  size_t argc = 13;
+  napi_value argv[13];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 13)
+    return Throw(env, "attackStep needs (x, x0, g, xOut, rows, cols, lambda, stepSize, mode, distEps, normEps, lo, hi)");
+  float* a[4];
+  size_t len[4];
+  for (int k = 0; k < 4; k++)
+    if (!GetF32(env, argv[k], &a[k], &len[k]))
+      return Throw(env, "attackStep: x, x0, g, xOut must be Float32Arrays");
+  int64_t rows, cols, mode;
+  if (!GetInt(env, argv[4], &rows) || !GetInt(env, argv[5], &cols) || !GetInt(env, argv[8], &mode) ||
+      mode > 1)
+    return Throw(env, "attackStep: rows, cols must be non-negative integers and mode 0 or 1");
+  const size_t n = static_cast<size_t>(rows * cols);
+  for (int k = 0; k < 4; k++)
+    if (len[k] < n) return Throw(env, "attackStep: arrays too small for the shape");
+  double h[6];
+  const int idx[6] = {6, 7, 9, 10, 11, 12};
+  for (int k = 0; k < 6; k++)
+    if (napi_get_value_double(env, argv[idx[k]], &h[k]) != napi_ok || (k < 4 && !std::isfinite(h[k])))
+      return Throw(env, "attackStep: lambda, stepSize, distEps, normEps must be finite numbers, lo/hi numbers (NaN = no bound)");
+  if (a[3] == a[0]) return Throw(env, "attackStep: xOut must not be x");
+  AttackStepRows(a[0], a[1], a[2], a[3], rows, cols, static_cast<float>(h[0]),
+                 -static_cast<float>(h[1]), static_cast<int>(mode), static_cast<float>(h[2]),
+                 static_cast<float>(h[3]), static_cast<float>(h[4]), static_cast<float>(h[5]));
+  return nullptr;
+}
+
 napi_value SetNumThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -610,6 +691,7 @@ NAPI_MODULE_INIT() {
       {"leakyReluBackward", nullptr, LeakyReluBackward, nullptr, nullptr, nullptr, napi_enumerable,
        nullptr},
       {"scale", nullptr, Scale, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"attackStep", nullptr, AttackStep, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -44,6 +44,8 @@ export {
   predict,
 } from './models/classifier.js';
 export type { Arch, Classifier, Evaluation } from './models/classifier.js';
+export { HostMlp, HostMlpClassifier } from './models/host-mlp.js';
+export type { LayerWeights } from './models/host-mlp.js';
 export { CLASSIFIER_DEFAULTS, crossEntropy, fit, trainClassifier } from './models/train.js';
 export type { ClassifierTrainOptions, FitOptions, HostData } from './models/train.js';
 export { mlpFromArtifacts, mlpToArtifacts } from './models/serialize.js';
@@ -113,6 +115,7 @@ export {
   computeSpectra,
   defendSpectral,
   reconstruct,
+  SpectralSweep,
   spectralTransform,
   svd,
 } from './defences/spectral.js';

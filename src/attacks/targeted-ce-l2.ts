@@ -17,8 +17,17 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { softmaxCrossEntropyRows } from '../backend/host-kernels.js';
-import type { Classifier } from '../models/classifier.js';
-import { DEFAULT_CONFIDENCE, runAttack, type AttackResult, type StepFn } from './base.js';
+import { MlpClassifier, predict, type Classifier } from '../models/classifier.js';
+import { HostMlp, HostMlpClassifier } from '../models/host-mlp.js';
+import {
+  checkAttackInputs,
+  DEFAULT_CONFIDENCE,
+  runAttack,
+  type AttackOptions,
+  type AttackResult,
+  type StepFn,
+} from './base.js';
+import { fusedTargetedCeL2 } from './fused-ce-l2.js';
 
 export type AttackOptimizer = 'ngd' | 'sgd' | 'adam';
 
@@ -31,6 +40,11 @@ export interface TargetedCeL2Options {
   clampMin?: number;
   clampMax?: number;
   silent?: boolean;
+  /**
+   * Use the fused host step (fused-ce-l2.ts) when the native addon is loaded and the classifier
+   * is a plain MLP (default true); false forces the tfjs path. Same results either way.
+   */
+  fused?: boolean;
 }
 
 /** The box for images scaled to [0, 1], as in the study. */
@@ -70,6 +84,34 @@ export function targetedCeL2(
   if (!(stepSize > 0)) throw new RangeError(`stepSize must be > 0 (got ${stepSize})`);
   if (!(optimizer in D.stepSize)) throw new RangeError(`unknown optimizer '${optimizer}'`);
 
+  const base: AttackOptions = {
+    targeted: true,
+    clampMin: opts.clampMin,
+    clampMax: opts.clampMax,
+    maxSteps: opts.maxSteps ?? D.maxSteps,
+    confidence: opts.confidence ?? D.confidence,
+    silent: opts.silent,
+    label: 'targeted-ce-l2',
+  };
+  const host = optimizer !== 'adam' && opts.fused !== false ? hostNet(clf) : null;
+  if (host) {
+    checkAttackInputs(clf, x0, n, goals, base);
+    const r = fusedTargetedCeL2(host, x0, n, goals, {
+      ...base,
+      lambda,
+      optimizer: optimizer === 'sgd' ? 'sgd' : 'ngd',
+      stepSize,
+      label: base.label!,
+    });
+    // Re-evaluate from the host copy, as runAttack does: what a user of xAdv will see.
+    const { labels: finalLabel, probs } = predict(clf, r.xAdv, n);
+    const goalProb = Float32Array.from(
+      { length: n },
+      (_, i) => probs[i * clf.numClasses + goals[i]],
+    );
+    return { ...r, goalProb, finalLabel, n, dim: clf.inputDim };
+  }
+
   const step: StepFn = ({ x, x0: xBar, labels, slots, t }) => {
     // Sum over examples (not mean) so each row's gradient is its own loss's gradient.
     let logits: tf.Tensor2D | undefined;
@@ -97,13 +139,12 @@ export function targetedCeL2(
     return { update, slots: [m, v], logits };
   };
 
-  return runAttack(clf, x0, n, goals, step, {
-    targeted: true,
-    clampMin: opts.clampMin,
-    clampMax: opts.clampMax,
-    maxSteps: opts.maxSteps ?? D.maxSteps,
-    confidence: opts.confidence ?? D.confidence,
-    silent: opts.silent,
-    label: 'targeted-ce-l2',
-  });
+  return runAttack(clf, x0, n, goals, step, base);
+}
+
+/** The host form of a plain MLP classifier when the addon can run it; else null (tfjs path). */
+function hostNet(clf: Classifier): HostMlp | null {
+  if (clf instanceof HostMlpClassifier) return clf.host;
+  if (clf instanceof MlpClassifier) return HostMlp.of(clf.net);
+  return null;
 }

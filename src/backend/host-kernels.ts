@@ -130,6 +130,27 @@ export interface NativeElementwise {
     bias?: Float32Array | null,
     activation?: number,
   ): void;
+  /**
+   * The targeted CE + L2 attack's step after its backward pass, per row (src/attacks/fused-ce-l2.ts):
+   * g += λ·(x − x0)/‖x − x0‖ (as tfjs differentiates sqrt(Σ(x − x0)² + distEps)), then
+   * xOut = clamp(x − α·g/sqrt(Σg² + normEps)) (mode 0, NGD) or clamp(x − α·g) (mode 1, SGD);
+   * lo/hi NaN = that side unclamped. Float32, in the tfjs ops' order.
+   */
+  attackStep?(
+    x: Float32Array,
+    x0: Float32Array,
+    g: Float32Array,
+    xOut: Float32Array,
+    rows: number,
+    cols: number,
+    lambda: number,
+    stepSize: number,
+    mode: number,
+    distEps: number,
+    normEps: number,
+    lo: number,
+    hi: number,
+  ): void;
   /** g[i] = 0 where h[i] ≤ 0, for i < n: a ReLU's backward pass given its output h. */
   reluMask?(g: Float32Array, h: Float32Array, n: number): void;
   /** h[i] = h[i] < 0 ? alpha·h[i] : h[i], for i < n, in place (float32 alpha). */

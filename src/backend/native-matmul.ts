@@ -47,6 +47,7 @@ export interface NativeMatmulAddon {
   leakyRelu?: NativeElementwise['leakyRelu'];
   leakyReluBackward?: NativeElementwise['leakyReluBackward'];
   scale?: NativeElementwise['scale'];
+  attackStep?: NativeElementwise['attackStep'];
   /** LAPACK thin SVD of a column-major m×n matrix (a is overwritten); returns LAPACK's info. */
   dgesdd?(
     m: number,

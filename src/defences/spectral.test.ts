@@ -14,6 +14,7 @@ import {
   computeSpectra,
   defendSpectral,
   reconstruct,
+  SpectralSweep,
   spectralTransform,
   svd,
   type LayerSvd,
@@ -279,6 +280,36 @@ describe('defendSpectral', () => {
     });
     clf.dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("SpectralSweep gives defendSpectral's weights bit for bit, without building tfjs models", () => {
+    const clf = MlpClassifier.create('LRL', 50, { hidden: 32, seed: 8 });
+    const spectra = computeSpectra(clf.net);
+    const before = tf.memory().numTensors;
+    const sweep = new SpectralSweep(clf, spectra);
+    const options: SpectralOptions[] = [0, 0.05, 0.4, 0.95, 1].flatMap((fraction) => [
+      { mode: 'zero', fraction },
+      { mode: 'scale', fraction },
+      { mode: 'scale', fraction, factor: 0.5 },
+    ]);
+    const host = options.map((o) => sweep.weightsAt(o));
+    const m = sweep.classifierAt(options[4]);
+    expect([m.arch, m.inputDim, m.numClasses]).toEqual(['LRL', 50, 10]);
+    m.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    options.forEach((o, k) => {
+      const d = defendSpectral(clf, o, spectra);
+      d.net.weightsData().forEach((l, i) => {
+        expect(Array.from(host[k][i].W)).toEqual(Array.from(l.W));
+        expect(Array.from(host[k][i].b)).toEqual(Array.from(l.b));
+      });
+      d.dispose();
+    });
+    const other = MlpClassifier.create('LRL', 50, { hidden: 32, seed: 9 });
+    expect(() => new SpectralSweep(other, spectra)).toThrow(/different weights/);
+    expect(() => sweep.weightsAt({ mode: 'zero', fraction: 2 })).toThrow(/fraction/);
+    other.dispose();
+    clf.dispose();
   });
 
   it('rejects bad options and foreign spectra', () => {

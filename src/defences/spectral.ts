@@ -20,6 +20,7 @@
  */
 import { RobustlabError } from '../data/errors.js';
 import { MlpClassifier } from '../models/classifier.js';
+import { HostMlpClassifier, type LayerWeights } from '../models/host-mlp.js';
 import { Mlp } from '../models/mlp.js';
 import { gemmProvider, svdProvider } from '../backend/linalg.js';
 
@@ -425,13 +426,51 @@ export function defendSpectral(
   const weights = net.weightsData();
   const svds = spectra ?? spectraOf(net, weights);
   checkSpectra(svds, net, weights);
-  const m = mode === 'zero' ? 0 : factor;
-  const defended = svds.map((l, i) => ({
-    W: scaleBottom(l, bottomCount(fraction, l.count), m),
+  const out = Mlp.fromWeights(net.spec, defendedWeights(svds, weights, { mode, fraction, factor }));
+  return model instanceof MlpClassifier ? new MlpClassifier(model.arch, out) : out;
+}
+
+/** The defended weights as host arrays: W with its bottom singular values modified, b copied. */
+function defendedWeights(
+  svds: LayerSvd[],
+  weights: { b: Float32Array }[],
+  opts: Required<SpectralOptions>,
+): LayerWeights[] {
+  const m = opts.mode === 'zero' ? 0 : opts.factor;
+  return svds.map((l, i) => ({
+    W: scaleBottom(l, bottomCount(opts.fraction, l.count), m),
     b: Float32Array.from(weights[i].b),
   }));
-  const out = Mlp.fromWeights(net.spec, defended);
-  return model instanceof MlpClassifier ? new MlpClassifier(model.arch, out) : out;
+}
+
+/**
+ * A sweep of the defence over fractions on one classifier: its weights are read and its SVDs
+ * computed (or checked) once; each fraction then costs only its reconstructions, and gives host
+ * weights or a HostMlpClassifier (predictions and the targeted attack on the host with the
+ * addon), with no tfjs model built. Same weights, bit for bit, as `defendSpectral`.
+ */
+export class SpectralSweep {
+  readonly spectra: LayerSvd[];
+  private readonly weights: { W: Float32Array; b: Float32Array }[];
+
+  constructor(
+    private readonly model: MlpClassifier,
+    spectra?: LayerSvd[],
+  ) {
+    this.weights = model.net.weightsData();
+    this.spectra = spectra ?? spectraOf(model.net, this.weights);
+    checkSpectra(this.spectra, model.net, this.weights);
+  }
+
+  /** Each layer's defended W and b (host arrays, float32). */
+  weightsAt(opts: SpectralOptions): LayerWeights[] {
+    return defendedWeights(this.spectra, this.weights, checkSpectralOptions(opts));
+  }
+
+  /** The defended classifier (dispose it: it may build a tfjs model for other consumers). */
+  classifierAt(opts: SpectralOptions): HostMlpClassifier {
+    return new HostMlpClassifier(this.model.arch, this.model.net.spec, this.weightsAt(opts));
+  }
 }
 
 /** Spectra reused from elsewhere must be of this very model, or the result is silently wrong. */

@@ -3,11 +3,13 @@
  * train / test accuracy of the modified model, its adversarial accuracy on the original
  * model's successful adversarial examples (share labelled with the true class), and, beyond
  * the study, the robustness of the modified model under a fresh white-box attack.
- * The SVD of each weight matrix is computed once and reused across the sweep.
+ * The SVD of each weight matrix is computed once and reused across the sweep; each fraction's
+ * weights stay host arrays (SpectralSweep): with the native addon its accuracy passes and the
+ * re-attack run on the host, so no tfjs model is built per fraction (same results).
  */
 import { loadDataset } from '../data/node-io.js';
 import type { DatasetName } from '../data/datasets.js';
-import { computeSpectra, defendSpectral, type SpectralMode } from '../defences/spectral.js';
+import { computeSpectra, SpectralSweep, type SpectralMode } from '../defences/spectral.js';
 import { PIXEL_RANGE, targetedCeL2, type TargetedCeL2Options } from '../attacks/targeted-ce-l2.js';
 import { evaluate, predict } from '../models/classifier.js';
 import { robustnessSummary, selectAttackExamples } from '../metrics/robustness.js';
@@ -84,7 +86,7 @@ export async function runSvdJob(job: SvdJob) {
   const adv = new Float32Array(advRows.length * 784);
   advRows.forEach((i, k) => adv.set(xAdv.subarray(i * 784, (i + 1) * 784), k * 784));
   const t0 = performance.now();
-  const spectra = computeSpectra(head.net);
+  const sweep = new SpectralSweep(head, computeSpectra(head.net));
   const svdSeconds = (performance.now() - t0) / 1000;
   const points: SvdPoint[] = [];
   const bar = new Progress({
@@ -95,7 +97,7 @@ export async function runSvdJob(job: SvdJob) {
   });
   try {
     for (const fraction of job.fractions) {
-      const m = defendSpectral(head, { mode: job.mode, fraction, factor: job.factor }, spectra);
+      const m = sweep.classifierAt({ mode: job.mode, fraction, factor: job.factor });
       try {
         const { labels } = predict(m, adv, advRows.length);
         let correct = 0;

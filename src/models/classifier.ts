@@ -50,6 +50,11 @@ export interface Classifier {
    * needs only the forward value at x (a query, a success check), no gradient.
    */
   prepare?(x: tf.Tensor2D, o?: { forwardOnly?: boolean }): void;
+  /**
+   * Optional: logits of the first n rows of host data computed on the host (native addon),
+   * equal to `logits`; null when not available. `predict` uses it (src/models/host-mlp.ts).
+   */
+  hostLogits?(x: Float32Array, n: number): Float32Array | null;
   dispose(): void;
 }
 
@@ -103,6 +108,25 @@ export function predict(
   const probs = new Float32Array(n * clf.numClasses);
   for (let s = 0; s < n; s += batch) {
     const e = Math.min(n, s + batch);
+    const host = clf.hostLogits?.(x.subarray(s * clf.inputDim, e * clf.inputDim), e - s);
+    if (host) {
+      // the same logits on the host; the first largest (tfjs's ArgMax) and the backend's softmax
+      const k = clf.numClasses;
+      for (let r = 0; r < e - s; r++) {
+        let best = host[r * k];
+        let idx = 0;
+        for (let j = 1; j < k; j++) {
+          if (host[r * k + j] > best) {
+            best = host[r * k + j];
+            idx = j;
+          }
+        }
+        labels[s + r] = idx;
+      }
+      const p = tf.tidy(() => tf.softmax(tf.tensor2d(host, [e - s, k])).dataSync());
+      probs.set(p, s * k);
+      continue;
+    }
     const [l, p] = tf.tidy(() => {
       const xb = tf.tensor2d(x.subarray(s * clf.inputDim, e * clf.inputDim), [e - s, clf.inputDim]);
       const logits = clf.logits(xb);
