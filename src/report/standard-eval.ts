@@ -96,6 +96,9 @@ export function standardEvaluation(
   const clean: Record<string, Estimate> = {};
   const counts = { pass: 0, warn: 0, fail: 0, skip: 0 } as Record<string, number>;
   const flagged: string[][] = [];
+  // Rows (spaces, SVD rows) with a failed reliability check: their robust accuracy is an upper
+  // bound (masking, an unconverged or broken attack), so no claim is decided on them.
+  const failed = new Set<string>();
   let any = false;
   let minN = Infinity;
   let seedsRun = 0;
@@ -121,6 +124,7 @@ export function standardEvaluation(
         minN = Math.min(minN, x.n);
         for (const c of x.checks) {
           counts[c.status] = (counts[c.status] ?? 0) + 1;
+          if (c.status === 'fail') failed.add(r.label);
           if (c.status === 'warn' || c.status === 'fail')
             flagged.push([`${r.label} ${r.arch}`, norm, String(seedIdx), c.id, c.status, c.detail]);
         }
@@ -169,6 +173,16 @@ export function standardEvaluation(
   const claims: StandardClaim[] = [];
   const RULE =
     'robust accuracy of a space = mean over its evaluated architectures; decided only when the 95% intervals (Wilson, hull with the seed interval) do not overlap, else inconclusive';
+  const guarded = (v: Verdict, compared: string[]) => {
+    const bad = compared.filter((s) => failed.has(s));
+    return bad.length && v !== 'inconclusive'
+      ? {
+          verdict: 'inconclusive' as Verdict,
+          why: ` — would be ${v}, but a reliability check failed on ${bad.join(', ')} (robust accuracy there is an upper bound)`,
+        }
+      : { verdict: v, why: '' };
+  };
+  const GUARD = '; inconclusive when a reliability check failed on a space it compares';
   for (const { norm, label } of STANDARD_BUDGETS) {
     // (one architecture measured: its own Wilson interval, not a normal approximation of it)
     const space = (s: string) => {
@@ -177,15 +191,16 @@ export function standardEvaluation(
     };
     const bySpace = Object.fromEntries(SPACES.map((s) => [s, space(s)]));
     const others = SPACES.filter((s) => s !== 'vae-encoding').map((s) => bySpace[s]);
+    const best = guarded(decideBest(bySpace['vae-encoding'], others), SPACES);
     claims.push({
       dataset: d,
       claim: `VAE-ENCODING models are the most robust (AutoAttack robust accuracy, ${label})`,
-      verdict: decideBest(bySpace['vae-encoding'], others),
-      rule: `${RULE}; VAE-encoding's interval wholly above every other space's`,
-      evidence: SPACES.map((s) => `${s} ${ev(bySpace[s])}`).join('; '),
+      verdict: best.verdict,
+      rule: `${RULE}; VAE-encoding's interval wholly above every other space's${GUARD}`,
+      evidence: SPACES.map((s) => `${s} ${ev(bySpace[s])}`).join('; ') + best.why,
     });
     const rest = ['ae-projection', 'vae-encoding', 'vae-projection'];
-    const worst = allVerdicts(
+    const worst0 = allVerdicts(
       ['image', 'ae-encoding'].map((w) =>
         decideWorst(
           bySpace[w],
@@ -193,21 +208,25 @@ export function standardEvaluation(
         ),
       ),
     );
+    const worst = guarded(worst0, SPACES);
     claims.push({
       dataset: d,
       claim: `AE-ENCODING and image-space models are the least robust (AutoAttack robust accuracy, ${label})`,
-      verdict: worst,
-      rule: `${RULE}; each of the other 3 spaces wholly above both image and AE-encoding`,
-      evidence: ['image', 'ae-encoding', ...rest].map((s) => `${s} ${ev(bySpace[s])}`).join('; '),
+      verdict: worst.verdict,
+      rule: `${RULE}; each of the other 3 spaces wholly above both image and AE-encoding${GUARD}`,
+      evidence:
+        ['image', 'ae-encoding', ...rest].map((s) => `${s} ${ev(bySpace[s])}`).join('; ') +
+        worst.why,
     });
     const s0 = at(norm, 'image + SVD zero 0%', '2L');
     const s40 = at(norm, 'image + SVD zero 40%', '2L');
+    const svd = guarded(decideGreater(s40, s0), ['image + SVD zero 0%', 'image + SVD zero 40%']);
     claims.push({
       dataset: d,
       claim: `SVD truncation (40% zeroed) increases robustness (AutoAttack robust accuracy of the defended 2L, ${label})`,
-      verdict: decideGreater(s40, s0),
-      rule: '40% interval wholly above the undefended (0%) interval: supported; wholly below: not supported; else inconclusive',
-      evidence: `40% ${ev(s40)} vs 0% ${ev(s0)}`,
+      verdict: svd.verdict,
+      rule: `40% interval wholly above the undefended (0%) interval: supported; wholly below: not supported; else inconclusive${GUARD}`,
+      evidence: `40% ${ev(s40)} vs 0% ${ev(s0)}${svd.why}`,
     });
   }
 
@@ -253,9 +272,7 @@ export function standardEvaluation(
         return [{ name: s, x: same[0].map((p) => p.eps), y }];
       }
       const c = rs[0]?.curve?.fromDistances;
-      return c
-        ? [{ name: s, x: c.eps, y: c.robustAccuracy.map((v) => v * 100) }]
-        : [];
+      return c ? [{ name: s, x: c.eps, y: c.robustAccuracy.map((v) => v * 100) }] : [];
     });
     if (series.length)
       curveSvgs.push({
