@@ -12,7 +12,7 @@
  * query counts against the tfjs path on real MNIST models. NGD and SGD only (Adam keeps tfjs).
  * Browser-safe; without the addon targetedCeL2 stays on the tfjs path.
  */
-import { softmaxCeRows } from '../backend/host-kernels.js';
+import { softmaxCeRows, type NativeElementwise } from '../backend/host-kernels.js';
 import { HostMlp, softmaxRows } from '../models/host-mlp.js';
 import { Progress } from '../util/progress.js';
 
@@ -38,21 +38,21 @@ const f = Math.fround;
  * The JS form of the addon's attackStep (same float32 operations, same order): g += the L2
  * term's gradient, xOut = clamp(x + update). lo/hi NaN = that side unclamped.
  */
-export function attackStepJs(
-  x: Float32Array,
-  x0: Float32Array,
-  g: Float32Array,
-  xOut: Float32Array,
-  rows: number,
-  cols: number,
-  lambda: number,
-  stepSize: number,
-  mode: number,
-  distEps: number,
-  normEps: number,
-  lo: number,
-  hi: number,
-): void {
+export const attackStepJs: NonNullable<NativeElementwise['attackStep']> = (
+  x,
+  x0,
+  g,
+  xOut,
+  rows,
+  cols,
+  lambda,
+  stepSize,
+  mode,
+  distEps,
+  normEps,
+  lo,
+  hi,
+) => {
   const lam = f(lambda);
   const neg = -f(stepSize);
   const de = f(distEps);
@@ -87,7 +87,7 @@ export function attackStepJs(
       xOut[o + j] = v;
     }
   }
-}
+};
 
 /** Keep rows `keep` (increasing) of a row-major array in place, at the front. */
 function compact<T extends Float32Array | Int32Array>(a: T, keep: number[], width: number): void {
