@@ -36,13 +36,16 @@
  *                                      (target rank q: deriveSeed(seed, 'pgd:tq:r'))
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Classifier } from '../models/classifier.js';
+import { predict, type Classifier } from '../models/classifier.js';
+import { hostNet } from '../models/host-mlp.js';
 import { deriveSeed } from '../util/rng.js';
 import {
   BOX_RANGE,
   ATTACK_LOSSES,
   ceGradient,
+  checkAttackInputs,
   DEFAULT_EPS,
+  recheckUntargeted,
   runAttack,
   threatModel,
   type AttackLoss,
@@ -51,6 +54,7 @@ import {
   type StepFn,
 } from './base.js';
 import { hostPredict, sortedClasses } from './bounded-common.js';
+import { fusedPgd } from './fused-pgd.js';
 import { randomStart, steepestDirection, type Norm } from './norms.js';
 
 export interface PgdOptions extends StandardAttackOptions {
@@ -65,6 +69,8 @@ export interface PgdOptions extends StandardAttackOptions {
    * ranked highest at x0 after the true one, in turn (≤ numClasses − 1).
    */
   targets?: number;
+  /** false: always the tfjs path (default: the fused host path where it applies, fused-pgd.ts). */
+  fused?: boolean;
 }
 
 export const PGD_DEFAULTS = {
@@ -132,6 +138,8 @@ export function pgd(
     );
   }
   const runs = Math.max(targets, 1) * restarts;
+  // CE (untargeted) and the target margin have a fused host step; 'margin' keeps tfjs
+  const host = o.fused !== false && (ranking || loss === 'ce') ? hostNet(clf) : null;
   let out: AttackResult | null = null;
   let todo = Int32Array.from({ length: n }, (_, i) => i); // rows still robust
   for (let q = 0; q < runs && (q === 0 || todo.length > 0); q++) {
@@ -155,7 +163,8 @@ export function pgd(
       initialSlots = [goal];
     }
     const what = ranking ? `pgd t${rank + 1}/${targets}` : 'pgd';
-    const res = runAttack(clf, xs, m, ys, ranking ? targetedStep : step, {
+    const label = restarts > 1 ? `${what} ${r + 1}/${restarts}` : what;
+    const opts = {
       targeted: false,
       ...BOX_RANGE,
       maxSteps: steps,
@@ -164,8 +173,28 @@ export function pgd(
       start,
       initialSlots,
       silent: o.silent,
-      label: restarts > 1 ? `${what} ${r + 1}/${restarts}` : what,
-    });
+      label,
+    };
+    let res: AttackResult;
+    if (host) {
+      // the same iterates as runAttack below, without the per-step tfjs kernels
+      checkAttackInputs(clf, xs, m, ys, opts);
+      const targetOf = ranking && Int32Array.from(todo, (i) => ranking![i][rank]);
+      const fr = fusedPgd(host, xs, m, ys, {
+        eps,
+        norm,
+        stepSize: alpha,
+        maxSteps: steps,
+        start,
+        targets: targetOf || undefined,
+        silent: o.silent,
+        label,
+      });
+      const { labels: finalLabel, probs } = predict(clf, fr.xAdv, m);
+      const goalProb = Float32Array.from({ length: m }, (_, j) => probs[j * k + ys[j]]);
+      res = { ...fr, goalProb, finalLabel, n: m, dim };
+      recheckUntargeted(xs, res, ys, opts.ball);
+    } else res = runAttack(clf, xs, m, ys, ranking ? targetedStep : step, opts);
     if (!out) {
       out = res;
       out.forwards! += rankForwards;

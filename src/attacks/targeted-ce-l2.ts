@@ -17,8 +17,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { softmaxCrossEntropyRows } from '../backend/host-kernels.js';
-import { MlpClassifier, predict, type Classifier } from '../models/classifier.js';
-import { HostMlp, HostMlpClassifier } from '../models/host-mlp.js';
+import { predict, type Classifier } from '../models/classifier.js';
+import { hostNet } from '../models/host-mlp.js';
 import {
   checkAttackInputs,
   DEFAULT_CONFIDENCE,
@@ -140,11 +140,4 @@ export function targetedCeL2(
   };
 
   return runAttack(clf, x0, n, goals, step, base);
-}
-
-/** The host form of a plain MLP classifier when the addon can run it; else null (tfjs path). */
-function hostNet(clf: Classifier): HostMlp | null {
-  if (clf instanceof HostMlpClassifier) return clf.host;
-  if (clf instanceof MlpClassifier) return HostMlp.of(clf.net);
-  return null;
 }

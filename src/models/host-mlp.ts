@@ -201,3 +201,10 @@ export class HostMlpClassifier implements Classifier {
     this.model = null;
   }
 }
+
+/** The host form of a plain MLP classifier when the addon can run it; else null (tfjs path). */
+export function hostNet(clf: Classifier): HostMlp | null {
+  if (clf instanceof HostMlpClassifier) return clf.host;
+  if (clf instanceof MlpClassifier) return HostMlp.of(clf.net);
+  return null;
+}
