@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/backend.js';
+import { nativeLoops } from '../src/backend/host-kernels.js';
 import { loadDataset } from '../src/data/node-io.js';
 import { benchEpochs } from './epoch.js';
 import { workloads } from './stages.js';
@@ -60,7 +61,32 @@ const results: Record<string, unknown> = {
 const log = (s: string) => (values.json ? process.stderr.write(s + '\n') : console.log(s));
 const python = want('stages') || want('eval') ? findTorchPython() : undefined;
 
+/**
+ * The machine's sgemm peak as robustlab reaches it: one large square sgemm (2048³) through the
+ * native addon's OpenBLAS, with its default threads (both cores), best of 5 after a warm-up.
+ * The GEMM-bound stages' GFLOP/s are read against it.
+ */
+function sgemmPeak(): { gflops: number; n: number } | null {
+  const loops = nativeLoops();
+  if (!loops?.sgemm) return null;
+  const n = 2048;
+  const a = new Float32Array(n * n).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+  const b = a.slice().reverse();
+  const c = new Float32Array(n * n);
+  let best = Infinity;
+  for (let r = 0; r < 6; r++) {
+    const t0 = performance.now();
+    loops.sgemm(false, false, n, n, n, a, b, c);
+    if (r > 0) best = Math.min(best, (performance.now() - t0) / 1000);
+  }
+  return { gflops: (2 * n ** 3) / best / 1e9, n };
+}
+
 if (want('stages')) {
+  const peak = sgemmPeak();
+  results.sgemmPeak = peak;
+  if (peak)
+    log(`sgemm peak (${peak.n}³, native addon OpenBLAS, 2 threads): ${peak.gflops.toFixed(1)} GFLOP/s`);
   const ds = await loadDataset('mnist', { dataDir });
   const rows: {
     stage: string;
@@ -117,7 +143,15 @@ if (want('stages')) {
   );
   log(
     table(
-      ['stage', 'robustlab s', 'PyTorch s', 'PyTorch threads', 'ratio', 'robustlab GFLOP/s'],
+      [
+        'stage',
+        'robustlab s',
+        'PyTorch s',
+        'PyTorch threads',
+        'ratio',
+        'robustlab GFLOP/s',
+        '% of sgemm peak',
+      ],
       rows.map((r) => [
         r.stage,
         r.robustlab,
@@ -125,6 +159,7 @@ if (want('stages')) {
         r.pytorchThreads ?? '—',
         r.ratio === null ? '—' : r.ratio.toFixed(2),
         r.gflops === null ? '—' : r.gflops.toFixed(1),
+        r.gflops === null || !peak ? '—' : `${((100 * r.gflops) / peak.gflops).toFixed(0)}%`,
       ]),
     ),
   );
