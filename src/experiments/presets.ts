@@ -41,6 +41,10 @@ export interface Preset {
     projectionNUnchecked?: number;
     /** Architectures evaluated at the L2 budget (absent: all). */
     l2Archs?: string[];
+    /** Architectures evaluated at all (absent: all three). */
+    archs?: string[];
+    /** Budgets evaluated (absent: both, L∞ 0.1 and L2 1.0). */
+    norms?: ('linf' | 'l2')[];
   };
 }
 
@@ -95,8 +99,18 @@ export const PRESETS: Record<string, Preset> = {
     fractions: range(0, 0.1, 0.9),
     reattackCount: 1,
     hidden: 256,
-    // No standard evaluation by default: its cost at this size is not yet measured, and the
-    // projection spaces' AutoAttack (Square's 5000 queries, each one projected) would dominate.
+    // A look at the standard evaluation, sized to keep the run a few minutes: the 2L model of
+    // each space at L∞ 0.1 (and the SVD-defended 2L), on 100 test points (50 for projections,
+    // each iterate projected), with the checks on 50; curves on 50. Its report says what these
+    // sample sizes allow (the intervals are wide).
+    evaluation: {
+      n: 100,
+      projectionN: 50,
+      checkSubset: 50,
+      curveN: 50,
+      archs: ['2L'],
+      norms: ['linf'],
+    },
   },
   // Tiny: for the resume test (no standard evaluation: it would dominate the test's time).
   smoke: {

@@ -56,7 +56,7 @@ describe('seeds', () => {
   });
 });
 
-// The quick preset leaves the standard evaluation off by default; these tests turn it on.
+// The quick preset evaluates only its 2L models at L∞; these tests evaluate everything.
 const QUICK_EVAL = {
   ...PRESETS.quick,
   evaluation: { n: 50, projectionN: 20, checkSubset: 20, curveN: 20 },
@@ -130,6 +130,48 @@ describe('standard evaluation stages', () => {
     const byName = new Map(st.map((s) => [s.name, s]));
     for (const s of st.filter((x) => x.kind === 'evaluate'))
       expect(parseStageJob(stageJobOf(s, byName, '/tmp/x')).key).toBe(s.key);
+  });
+
+  it('a job whose evaluate params were altered is malformed, naming the param', () => {
+    const st = resolveGraph(buildGraph(['mnist'], QUICK_EVAL, [0]), '/tmp/x');
+    const byName = new Map(st.map((s) => [s.name, s]));
+    const s = st.find((x) => x.kind === 'evaluate' && x.params.curve)!;
+    const altered: [string, unknown, RegExp][] = [
+      ['curve', ['0.1'], /params\.curve = \["0\.1"\]/],
+      ['curve', Array(202).fill(0.1), /params\.curve = /],
+      ['curve', [0.1, -1], /params\.curve = /],
+      ['curveN', 0, /params\.curveN = 0/],
+      ['curveN', 2.5, /params\.curveN = 2\.5/],
+      ['curveAttacks', 'pgd', /params\.curveAttacks = "pgd"/],
+      ['checkSubset', -1, /params\.checkSubset = -1/],
+      ['eps', 0, /params\.eps = 0/],
+      ['attacks', 'fgsm', /params\.attacks = "fgsm"/],
+      ['spectral', { mode: 'zero', fraction: 0.15, extra: 1 }, /params\.spectral = /],
+      ['curveEps', [0.1], /unknown params\.curveEps for a evaluate stage/],
+    ];
+    for (const [param, value, message] of altered) {
+      const job = structuredClone(stageJobOf(s, byName, '/tmp/x')); // its params are the stage's
+      (job.params as Record<string, unknown>)[param] = value;
+      expect(() => parseStageJob(job), param).toThrow(message);
+      expect(() => parseStageJob(job), param).toThrow(/^malformed stage job: /);
+    }
+    // the optional curve params may be absent, but then the key no longer matches
+    const job = structuredClone(stageJobOf(s, byName, '/tmp/x'));
+    delete (job.params as Record<string, unknown>).curve;
+    expect(() => parseStageJob(job)).toThrow(/does not match its name, params and dependencies/);
+  });
+
+  it('quick preset: the 2L model of each space and the SVD-defended 2L, at L∞ 0.1 only', () => {
+    const ev = evals(PRESETS.quick);
+    const base = ev.map((s) => splitStageName(s.name).base.split('/'));
+    expect(new Set(base.map((b) => b[3]))).toEqual(new Set(['2L']));
+    expect(new Set(base.map((b) => b[4]))).toEqual(new Set(['linf']));
+    expect(ev.length).toBe(5 + 3);
+    expect(new Set(ev.map((s) => s.params.n))).toEqual(new Set([100, 50]));
+    expect(ev.every((s) => s.params.eps === 0.1 && (s.params.checkSubset as number) > 0)).toBe(
+      true,
+    );
+    expect(ev.filter((s) => s.params.curve).length).toBe(5);
   });
 
   it('are off in the smoke preset and sized 1000 / 200 in the paper preset', () => {

@@ -256,10 +256,14 @@ function evaluateStages(d: string, e: NonNullable<Preset['evaluation']>, seed: n
     checkSubset: checked(norm, arch) ? e.checkSubset : 0,
     seed,
   });
-  for (const { norm, eps } of STANDARD_EVAL_BUDGETS) {
+  for (const { norm, eps } of STANDARD_EVAL_BUDGETS.filter(
+    (b) => !e.norms || e.norms.includes(b.norm),
+  )) {
     for (const space of ['image', ...LATENT_METHODS])
       for (const arch of ARCHS.filter(
-        (a) => norm === 'linf' || !e.l2Archs || e.l2Archs.includes(a),
+        (a) =>
+          (!e.archs || e.archs.includes(a)) &&
+          (norm === 'linf' || !e.l2Archs || e.l2Archs.includes(a)),
       ))
         g.push({
           name: evaluateStageName(d, space, arch, norm),
