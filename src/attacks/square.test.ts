@@ -65,6 +65,28 @@ describe('Square attack', () => {
     );
   });
 
+  it('the host forward (addon) and the tfjs forward give the same attack, bit for bit', () => {
+    // a plain Classifier wrapping the model has no host form: every query goes through tfjs
+    const viaTfjs: Classifier = {
+      inputDim: 784,
+      numClasses: 10,
+      logits: (x) => linear.logits(x),
+      dispose: () => {},
+    };
+    const pts = correctPoints(linear, data, 20, 200);
+    for (const norm of ['linf', 'l2'] as const) {
+      const o = { norm, eps: norm === 'linf' ? 0.15 : 1.5, steps: 100, silent: true, seed: 3 };
+      const a = square(linear, pts.x, pts.n, pts.y, o);
+      const b = square(viaTfjs, pts.x, pts.n, pts.y, o);
+      expect(a.xAdv).toEqual(b.xAdv);
+      expect([a.steps, a.success, a.forwards]).toEqual([b.steps, b.success, b.forwards]);
+      // some rows fooled and some not: the comparison covers both paths through the loop
+      const fooled = a.success.reduce((s, v) => s + v, 0);
+      expect(fooled).toBeGreaterThan(0);
+      expect(fooled).toBeLessThan(pts.n);
+    }
+  });
+
   it('needs no gradient: it fools a model behind an input quantiser', () => {
     // round(4x)/4 has zero gradient almost everywhere: gradient attacks see nothing
     const quantised: Classifier = {

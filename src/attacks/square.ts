@@ -29,6 +29,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../models/classifier.js';
+import { hostNet } from '../models/host-mlp.js';
 import { Progress } from '../util/progress.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import type { AttackResult } from './base.js';
@@ -105,24 +106,37 @@ function etaPatterns(s: number): [Float64Array, Float64Array] {
 }
 
 /** Margins z_y − max_{j≠y} z_j of host points (one query each). */
-function margins(clf: Classifier, x: Float32Array, m: number, y: Int32Array): Float64Array {
+type Margins = (x: Float32Array, m: number, y: Int32Array) => Float64Array;
+
+/**
+ * The margin function of a classifier: on the host MLP when the addon runs it (the same sgemm
+ * calls, so the same logits as tfjs's, without a tensor upload per query batch), else tfjs.
+ */
+function marginsOf(clf: Classifier): Margins {
   const k = clf.numClasses;
   const d = clf.inputDim;
-  const out = new Float64Array(m);
-  for (let s = 0; s < m; s += 1000) {
-    const e = Math.min(m, s + 1000);
-    const xb = tf.tensor2d(x.subarray(s * d, e * d), [e - s, d]);
-    clf.prepare?.(xb, { forwardOnly: true });
-    const z = tf.tidy(() => clf.logits(xb));
-    const zs = z.dataSync();
-    tf.dispose([z, xb]);
-    for (let i = s; i < e; i++) {
-      let other = -Infinity;
-      for (let j = 0; j < k; j++) if (j !== y[i]) other = Math.max(other, zs[(i - s) * k + j]);
-      out[i] = zs[(i - s) * k + y[i]] - other;
+  const host = hostNet(clf);
+  return (x, m, y) => {
+    const out = new Float64Array(m);
+    for (let s = 0; s < m; s += 1000) {
+      const e = Math.min(m, s + 1000);
+      let zs: Float32Array;
+      if (host) zs = host.forward(x.subarray(s * d, e * d), e - s);
+      else {
+        const xb = tf.tensor2d(x.subarray(s * d, e * d), [e - s, d]);
+        clf.prepare?.(xb, { forwardOnly: true });
+        const z = tf.tidy(() => clf.logits(xb));
+        zs = z.dataSync() as Float32Array;
+        tf.dispose([z, xb]);
+      }
+      for (let i = s; i < e; i++) {
+        let other = -Infinity;
+        for (let j = 0; j < k; j++) if (j !== y[i]) other = Math.max(other, zs[(i - s) * k + j]);
+        out[i] = zs[(i - s) * k + y[i]] - other;
+      }
     }
-  }
-  return out;
+    return out;
+  };
 }
 
 /** Python's round(): half to even (the reference sizes squares with it). */
@@ -143,7 +157,7 @@ interface RunConfig {
 
 /** One Square run; rows stop at their first misclassified query. */
 function squareRun(
-  clf: Classifier,
+  margins: Margins,
   x0: Float32Array,
   y: Int32Array,
   rngs: Rng[],
@@ -203,7 +217,7 @@ function squareRun(
       }
     placeL2(o, xBest, o);
   }
-  const marginMin = margins(clf, xBest, m, y);
+  const marginMin = margins(xBest, m, y);
   counts.forwards += m;
   const lossMin = Float64Array.from(marginMin);
   const queries = new Int32Array(m).fill(1);
@@ -283,7 +297,6 @@ function squareRun(
       placeL2(o, xNew, on);
     });
     const margin = margins(
-      clf,
       xNew,
       ma,
       Int32Array.from(active, (r) => y[r]),
@@ -340,7 +353,8 @@ export function square(
     throw new RangeError(`pInit must be in (0, 1] (got ${c.pInit})`);
   const seed = o.seed ?? D.seed;
   const counts = { forwards: n };
-  const clean = margins(clf, x0, n, labels);
+  const margins = marginsOf(clf);
+  const clean = margins(x0, n, labels);
   const xAdv = Float32Array.from(x0.subarray(0, n * d));
   const success = Uint8Array.from(clean, (mg) => (mg <= 0 ? 1 : 0));
   const steps = new Int32Array(n);
@@ -360,7 +374,7 @@ export function square(
       // one stream per example: its squares do not depend on the rest of the batch
       const rngs = idx.map((i) => new Rng(deriveSeed(seed, `square:${r}:${i}`)));
       const out = squareRun(
-        clf,
+        margins,
         xs,
         Int32Array.from(idx, (i) => labels[i]),
         rngs,
