@@ -86,6 +86,13 @@ describe('reproduce resumes after a kill', () => {
     expect(before.length).toBeGreaterThanOrEqual(8);
     expect(before.length).toBeLessThan(total);
     expect(existsSync(join(run, 'results.json'))).toBe(false);
+    // The killed invocation left its record, rewritten after each stage it computed.
+    const killed = JSON.parse(readFileSync(join(run, 'runs.json'), 'utf8')).runs;
+    expect(killed.length).toBe(1);
+    expect(killed[0].finished).toBe(false);
+    expect(killed[0].computedStages).toBeGreaterThanOrEqual(1);
+    expect(killed[0].computedStages).toBeLessThanOrEqual(before.length);
+    expect(killed[0].wallSeconds).toBeGreaterThan(0);
 
     const again = await runNode(args(run), { cwd: REPO_ROOT });
     expect(again.code, again.err).toBe(0);
@@ -94,6 +101,11 @@ describe('reproduce resumes after a kill', () => {
     expect(out.cached.length).toBe(before.length);
     expect(out.computed.length + out.cached.length).toBe(total);
     expect(comparable(run)).toEqual(comparable(ref));
+    // The run's wall time is both invocations': the killed one up to its last stage, then the rerun.
+    const res = JSON.parse(readFileSync(join(run, 'results.json'), 'utf8'));
+    expect(res.wallClockRuns.map((r: { finished: boolean }) => r.finished)).toEqual([false, true]);
+    expect(res.wallClockRuns[0]).toEqual(killed[0]);
+    expect(res.wallSeconds).toBeCloseTo(killed[0].wallSeconds + res.wallClockRuns[1].wallSeconds, 6);
     // Three reproduce runs in child processes: its own budget, for a loaded machine.
   }, 900_000);
 

@@ -27,6 +27,8 @@ export interface ExecuteOptions {
   live?: boolean;
   /** Run the stages as jobs on a BullMQ queue (`robustlab worker`s) instead of local threads. */
   queue?: QueueRunOptions;
+  /** After each stage this run computed: how many it has computed and how many it reused. */
+  onStageDone?: (progress: { computed: number; reused: number }) => void;
 }
 
 /** The latest bar of every running stage; on a terminal, redrawn in place below the log. */
@@ -174,6 +176,7 @@ export async function execute(stages: Stage[], o: ExecuteOptions): Promise<Execu
     done.add(name);
     computed.push(name);
     log(`${status()} done  ${name}`);
+    o.onStageDone?.({ computed: computed.length, reused: cached.length });
   };
   let queueStats: QueueRunStats | undefined;
   try {

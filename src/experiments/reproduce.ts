@@ -23,6 +23,12 @@ export interface RunRecord {
   computedStages: number;
   reusedStages: number;
   workers: number;
+  /**
+   * false while the invocation runs: the record is rewritten after every stage it computes, so
+   * an interrupted invocation keeps its wall time up to its last finished stage. Absent in
+   * records written before this field existed (those were all finished).
+   */
+  finished?: boolean;
 }
 
 /**
@@ -123,6 +129,18 @@ async function reproduceLocked(
     stages: graph.map((s) => ({ ...s, dir: relative(out, s.dir) })),
   });
   const workers = o.workers ?? Math.max(1, availableParallelism());
+  const earlierRuns = readRunRecords(out);
+  const record = (computed: number, reused: number, finished: boolean): RunRecord => ({
+    startedAt,
+    wallSeconds: (performance.now() - t0) / 1000,
+    // Peak resident memory of this process (all worker threads included), in MiB.
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    computedStages: computed,
+    reusedStages: reused,
+    workers,
+    finished,
+  });
+  const saveRuns = (runs: RunRecord[]) => writeJsonAtomic(resolve(out, 'runs.json'), { runs });
   const exec = await execute(stages, {
     workers,
     backend: o.backend,
@@ -131,7 +149,12 @@ async function reproduceLocked(
     log: o.log,
     live: o.live,
     queue: o.queue && { ...o.queue, root: out },
+    onStageDone: ({ computed, reused }) =>
+      saveRuns([...earlierRuns, record(computed, reused, false)]),
   });
+  const thisRun = record(exec.computed.length, exec.cached.length, true);
+  const runs = exec.computed.length ? [...earlierRuns, thisRun] : earlierRuns;
+  if (exec.computed.length) saveRuns(runs);
   if (stages.length < graph.length)
     return {
       out,
@@ -144,20 +167,6 @@ async function reproduceLocked(
     };
   o.log?.('writing report');
   const totalStageSeconds = stages.reduce((s, st) => s + stageSeconds(st), 0);
-  const thisRun: RunRecord = {
-    startedAt,
-    wallSeconds: (performance.now() - t0) / 1000,
-    // Peak resident memory of this process (all worker threads included), in MiB.
-    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
-    computedStages: exec.computed.length,
-    reusedStages: exec.cached.length,
-    workers,
-  };
-  const runs = readRunRecords(out);
-  if (exec.computed.length) {
-    runs.push(thisRun);
-    writeJsonAtomic(resolve(out, 'runs.json'), { runs });
-  }
   const report = await writeStudyReport(
     out,
     stages,

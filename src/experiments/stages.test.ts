@@ -161,17 +161,20 @@ describe('standard evaluation stages', () => {
     expect(() => parseStageJob(job)).toThrow(/does not match its name, params and dependencies/);
   });
 
-  it('quick preset: the 2L model of each space and the SVD-defended 2L, at L∞ 0.1 only', () => {
+  it('quick preset: the 2L image, AE- and VAE-encoding models and the SVD-defended 2L, at L∞ 0.1 only', () => {
     const ev = evals(PRESETS.quick);
     const base = ev.map((s) => splitStageName(s.name).base.split('/'));
+    expect(new Set(base.map((b) => b[2]))).toEqual(
+      new Set(['image', 'ae-encoding', 'vae-encoding', 'image-svd0', 'image-svd15', 'image-svd40']),
+    );
     expect(new Set(base.map((b) => b[3]))).toEqual(new Set(['2L']));
     expect(new Set(base.map((b) => b[4]))).toEqual(new Set(['linf']));
-    expect(ev.length).toBe(5 + 3);
-    expect(new Set(ev.map((s) => s.params.n))).toEqual(new Set([100, 50]));
+    expect(ev.length).toBe(3 + 3);
+    expect(new Set(ev.map((s) => s.params.n))).toEqual(new Set([100]));
     expect(ev.every((s) => s.params.eps === 0.1 && (s.params.checkSubset as number) > 0)).toBe(
       true,
     );
-    expect(ev.filter((s) => s.params.curve).length).toBe(5);
+    expect(ev.filter((s) => s.params.curve).length).toBe(3);
   });
 
   it('are off in the smoke preset and sized 1000 / 200 in the paper preset', () => {

@@ -259,7 +259,9 @@ function evaluateStages(d: string, e: NonNullable<Preset['evaluation']>, seed: n
   for (const { norm, eps } of STANDARD_EVAL_BUDGETS.filter(
     (b) => !e.norms || e.norms.includes(b.norm),
   )) {
-    for (const space of ['image', ...LATENT_METHODS])
+    for (const space of ['image', ...LATENT_METHODS].filter(
+      (sp) => !e.spaces || e.spaces.includes(sp),
+    ))
       for (const arch of ARCHS.filter(
         (a) =>
           (!e.archs || e.archs.includes(a)) &&

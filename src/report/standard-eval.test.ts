@@ -73,6 +73,27 @@ describe('standard evaluation section', () => {
     expect(standardEvaluation('mnist', () => [undefined])).toBeNull();
   });
 
+  it('a budget no model was evaluated at gets no table and no claims, and a note says why', () => {
+    // as the quick preset: only the 2L models of three spaces, only at L∞
+    const only = ['image', 'ae-encoding', 'vae-encoding'];
+    const q = standardEvaluation('mnist', (space, arch, norm, f) =>
+      norm === 'linf' && arch === '2L' && (f !== undefined || only.includes(space))
+        ? [result(norm, f !== undefined ? svdBy[f] : robustBySpace[space], pass)]
+        : [undefined],
+    )!;
+    expect(q.tables.map((t) => t.title).filter((t) => t.includes('L2'))).toEqual([]);
+    expect(q.tables[0].title).toContain('L∞');
+    expect(q.claims.length).toBeGreaterThan(0);
+    expect(q.claims.every((c) => c.claim.includes('L∞'))).toBe(true);
+    const notes = q.notes.join(' ');
+    expect(notes).toContain('Not evaluated at L2 ε = 1.0');
+    expect(notes).toMatch(/L∞ ε = 0\.1: 6 of 18/);
+    // the unevaluated projection spaces are n/a, so "most robust" cannot be decided
+    const best = q.claims.find((c) => c.claim.includes('most robust'))!;
+    expect(best.verdict).toBe('inconclusive');
+    expect(best.evidence).toContain('ae-projection n/a');
+  });
+
   it('draws the security curves when the stages return them', () => {
     const withCurve = standardEvaluation('mnist', (_sp, _a, norm) => [
       {

@@ -136,7 +136,9 @@ export function standardEvaluation(
   const cleanAt = (norm: string, label: string, arch: string) =>
     clean[`${norm}|${label}|${arch}`] ?? proportionEstimate([]);
 
-  const tables = STANDARD_BUDGETS.map(({ norm, label: budget }) => ({
+  // A budget no model was evaluated at (the preset's evaluation.norms) has no table and no claims.
+  const budgets = STANDARD_BUDGETS.filter((b) => (perNorm[b.norm] ?? 0) > 0);
+  const tables = budgets.map(({ norm, label: budget }) => ({
     title: `Robust accuracy (%) under AutoAttack, ${budget}: value ± seed half-width [95% Wilson interval]; clean accuracy on the same points`,
     md: markdownTable(
       ['model', ...ARCHS.map((a) => `${a} robust`), ...ARCHS.map((a) => `${a} clean`)],
@@ -183,7 +185,7 @@ export function standardEvaluation(
       : { verdict: v, why: '' };
   };
   const GUARD = '; inconclusive when a reliability check failed on a space it compares';
-  for (const { norm, label } of STANDARD_BUDGETS) {
+  for (const { norm, label } of budgets) {
     // (one architecture measured: its own Wilson interval, not a normal approximation of it)
     const space = (s: string) => {
       const parts = ARCHS.map((a) => at(norm, s, a)).filter((e) => Number.isFinite(e.value));
@@ -233,10 +235,15 @@ export function standardEvaluation(
   const notes: string[] = [
     'AutoAttack (standard version; rand version with EOT on the stochastic VAE encoding) run end to end in pixels on the deployed model: through the encoder for encoding spaces, with the projection’s implicit gradient for projection spaces (every iterate projected), on the modified weights for the SVD-defended models. Every adversarial is re-judged by the real model.',
   ];
-  const missing = STANDARD_BUDGETS.filter((b) => (perNorm[b.norm] ?? 0) < rows.length);
+  const skipped = STANDARD_BUDGETS.filter((b) => !budgets.includes(b));
+  if (skipped.length)
+    notes.push(
+      `Not evaluated at ${skipped.map((b) => b.label).join(' or ')} (the preset's evaluation.norms): no table or claims for ${skipped.length > 1 ? 'those budgets' : 'that budget'}.`,
+    );
+  const missing = budgets.filter((b) => (perNorm[b.norm] ?? 0) < rows.length);
   if (missing.length)
     notes.push(
-      `Not every model was evaluated at every budget (${STANDARD_BUDGETS.map((b) => `${b.label}: ${perNorm[b.norm] ?? 0} of ${rows.length}`).join('; ')}; the preset's evaluation.l2Archs); "—" marks the others, and a space's mean is then over the architectures evaluated.`,
+      `Not every model was evaluated at every budget (${budgets.map((b) => `${b.label}: ${perNorm[b.norm]} of ${rows.length}`).join('; ')}; the preset's evaluation.spaces / archs / l2Archs); "—" marks the others, and a space's mean is then over the architectures evaluated.`,
     );
   if (checked < evaluated)
     notes.push(

@@ -879,11 +879,15 @@ function sampleSizeNotes(results: any): string[] {
 function runLine(results: any): string {
   const paths = (results.computePaths ?? []) as { path: string; stages: number }[];
   const wall = results.wallSeconds;
-  const runs = (results.wallClockRuns ?? []) as unknown[];
+  const runs = (results.wallClockRuns ?? []) as { finished?: boolean }[];
+  const cut = runs.filter((r) => r.finished === false).length;
+  const interrupted = cut
+    ? ` (${cut} of them interrupted, counted up to their last finished stage)`
+    : '';
   return [
     `Preset **${results.preset}**, seeds ${(results.seeds ?? []).join(', ')}, robustlab ${results.robustlab}, node ${results.node}, tfjs ${results.tfjs}, ${results.workers} worker(s).`,
     `Compute path of the stages: ${paths.map((p) => `${p.path} (${p.stages} stages)`).join('; ') || 'not recorded'}.`,
-    `Total stage time ${results.totalStageSeconds?.toFixed(0)} s; wall time ${typeof wall === 'number' && runs.length ? `${wall.toFixed(0)} s over the ${runs.length} invocation(s) that computed stages` : 'not recorded'}; peak resident memory ${results.peakRssMiB ? `${results.peakRssMiB} MiB` : 'not recorded'}${results.computedStages === 0 ? ` (this invocation reused every stage and took ${Math.round(results.thisInvocationWallSeconds ?? 0)} s)` : ''}.`,
+    `Total stage time ${results.totalStageSeconds?.toFixed(0)} s; wall time ${typeof wall === 'number' && runs.length ? `${wall.toFixed(0)} s over the ${runs.length} invocation(s) that computed stages${interrupted}` : 'not recorded'}; peak resident memory ${results.peakRssMiB ? `${results.peakRssMiB} MiB` : 'not recorded'}${results.computedStages === 0 ? ` (this invocation reused every stage and took ${Math.round(results.thisInvocationWallSeconds ?? 0)} s)` : ''}.`,
   ].join(' ');
 }
 
