@@ -88,10 +88,20 @@ describe('standard evaluation section', () => {
     const notes = q.notes.join(' ');
     expect(notes).toContain('Not evaluated at L2 ε = 1.0');
     expect(notes).toMatch(/L∞ ε = 0\.1: 6 of 18/);
+    // 1000 points: no coarse note; what 100 would allow is below
     // the unevaluated projection spaces are n/a, so "most robust" cannot be decided
     const best = q.claims.find((c) => c.claim.includes('most robust'))!;
     expect(best.verdict).toBe('inconclusive');
     expect(best.evidence).toContain('ae-projection n/a');
+  });
+
+  it('says what a small sample allows: step size and the interval near 10%', () => {
+    const small = standardEvaluation('mnist', (_sp, _a, norm) => [{ ...result(norm, 0.1), n: 100 }])!;
+    // Wilson 95% interval of 10/100: [5.5, 17.4]
+    expect(small.notes.join(' ')).toContain(
+      'as few as 100 points per model, so robust accuracy moves in steps of 1.0 points and its 95% interval near 10% spans 5.5–17.4%',
+    );
+    expect(s.notes.join(' ')).not.toContain('Coarse');
   });
 
   it('draws the security curves when the stages return them', () => {

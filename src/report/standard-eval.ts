@@ -5,6 +5,7 @@
  * hull with the t interval over seeds when there are several); the reliability checks; and the
  * study's robustness claims re-decided on robust accuracy.
  */
+import { wilsonInterval } from '../metrics/intervals.js';
 import { lineChart } from './svg.js';
 import { markdownTable } from './table.js';
 import {
@@ -253,10 +254,13 @@ export function standardEvaluation(
     notes.push(
       `Evaluated on ${seedsEvaluated} of the run's ${seedsRun} seeds (the preset's evaluation.seeds, to fit its time budget): the intervals here are binomial (Wilson) over the test points and do not include seed-to-seed variation.`,
     );
-  if (Number.isFinite(minN) && minN < 100)
+  if (Number.isFinite(minN) && minN < 500) {
+    // what the smallest sample allows: the interval's half-width at a typical 10% robust accuracy
+    const w = wilsonInterval(Math.round(minN / 10), minN);
     notes.push(
-      `Coarse: as few as ${minN} points per model, so robust accuracy moves in steps of ${(100 / minN).toFixed(1)} points; most differences between spaces are not decided.`,
+      `Coarse: as few as ${minN} points per model, so robust accuracy moves in steps of ${(100 / minN).toFixed(1)} points and its 95% interval near 10% spans ${(w.lo * 100).toFixed(1)}–${(w.hi * 100).toFixed(1)}%; differences smaller than that are not decided.`,
     );
+  }
 
   // Security curves: robust accuracy against ε for the 2L models, when the stages recorded
   // any; the mean over the seeds that have the same grid (bounded curves), one figure per norm.
