@@ -321,13 +321,26 @@ export function runAttack(
   }
 
   // Re-evaluate from the host copy: what a user of xAdv will see.
-  const { labels: finalLabel, probs } = predict(clf, xAdv, n);
-  const goalProb = Float32Array.from(
-    { length: n },
-    (_, i) => probs[i * clf.numClasses + labels[i]],
-  );
+  const { finalLabel, goalProb } = rejudge(clf, xAdv, n, labels);
   if (!o.targeted) recheckUntargeted(x0, { xAdv, success, finalLabel, n, dim }, labels, o.ball);
   return { xAdv, success, steps, goalProb, finalLabel, n, dim, forwards, backwards };
+}
+
+/**
+ * The labels a classifier gives the first n rows of xAdv and each row's probability of
+ * `labels[i]` (the goal, or the true class for an untargeted attack): re-evaluated from the
+ * host copy, what a user of xAdv will see.
+ */
+export function rejudge(
+  clf: Classifier,
+  xAdv: Float32Array,
+  n: number,
+  labels: Int32Array,
+): { finalLabel: Int32Array; goalProb: Float32Array } {
+  const { labels: finalLabel, probs } = predict(clf, xAdv, n);
+  const k = clf.numClasses;
+  const goalProb = Float32Array.from({ length: n }, (_, i) => probs[i * k + labels[i]]);
+  return { finalLabel, goalProb };
 }
 
 /**

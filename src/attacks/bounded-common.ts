@@ -4,8 +4,9 @@
  * re-evaluation that fills an AttackResult.
  */
 import * as tf from '@tensorflow/tfjs';
-import { predict, type Classifier } from '../models/classifier.js';
-import { checkAttackInputs, type AttackResult } from './base.js';
+import type { Classifier } from '../models/classifier.js';
+import type { HostMlp } from '../models/host-mlp.js';
+import { checkAttackInputs, rejudge, type AttackResult } from './base.js';
 import { NORMS, type Norm } from './norms.js';
 
 /** Conventional MNIST budgets (Madry et al. 2018; Croce & Hein 2020): L∞ 0.3, L2 2.0. */
@@ -28,19 +29,28 @@ export function checkBoundedInputs(
   }
 }
 
-/** Labels and probabilities at host points, with the forward passes they cost. */
+/**
+ * Labels and logits at host points, with the forward passes they cost. `host`: the classifier's
+ * host MLP (hostNet), for a caller that queries often; the same logits without tensors.
+ */
 export function hostPredict(
   clf: Classifier,
   x: Float32Array,
   n: number,
+  host: HostMlp | null = null,
 ): { labels: Int32Array; logits: Float32Array } {
   const k = clf.numClasses;
+  const d = clf.inputDim;
   const logits = new Float32Array(n * k);
   const labels = new Int32Array(n);
   for (let s = 0; s < n; s += 1000) {
     const e = Math.min(n, s + 1000);
+    if (host) {
+      logits.set(host.forward(x.subarray(s * d, e * d), e - s), s * k);
+      continue;
+    }
     // prepare outside any tidy: what it keeps must outlive the scope
-    const xb = tf.tensor2d(x.subarray(s * clf.inputDim, e * clf.inputDim), [e - s, clf.inputDim]);
+    const xb = tf.tensor2d(x.subarray(s * d, e * d), [e - s, d]);
     clf.prepare?.(xb, { forwardOnly: true });
     const z = tf.tidy(() => clf.logits(xb));
     logits.set(z.dataSync() as Float32Array, s * k);
@@ -129,9 +139,7 @@ export function finishResult(
   forwards: number,
   backwards: number,
 ): AttackResult {
-  const { labels: finalLabel, probs } = predict(clf, xAdv, n);
-  const k = clf.numClasses;
-  const goalProb = Float32Array.from({ length: n }, (_, i) => probs[i * k + labels[i]]);
+  const { finalLabel, goalProb } = rejudge(clf, xAdv, n, labels);
   return {
     xAdv,
     success,

@@ -26,10 +26,11 @@
  * fused kernel: ~35 kernels an iteration instead of ~140, same results (cw-l2.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { predict, type Classifier } from '../models/classifier.js';
+import type { Classifier } from '../models/classifier.js';
 import { Progress } from '../util/progress.js';
 import { ADAM_KERNEL, hasFusedAdam, type AdamAttrs } from '../backend/host-kernels.js';
 import {
+  rejudge,
   checkAttackInputs,
   recheckUntargeted,
   threatModel,
@@ -194,8 +195,7 @@ export function cwL2(
   bar.finish(`succeeded ${bestL2.filter((d) => d < Infinity).length}/${n}`);
 
   const success = Uint8Array.from(bestL2, (d) => (d < Infinity ? 1 : 0));
-  const { labels: finalLabel, probs } = predict(clf, bestX, n);
-  const goalProb = Float32Array.from({ length: n }, (_, i) => probs[i * C + labels[i]]);
+  const { finalLabel, goalProb } = rejudge(clf, bestX, n, labels);
   const r = { xAdv: bestX, success, steps: iters, goalProb, finalLabel, n, dim };
   recheckUntargeted(x0, r, labels);
   return { ...r, forwards: passes, backwards: passes };

@@ -15,6 +15,7 @@ import { type Arch, MlpClassifier, predict } from '../models/classifier.js';
 import { HostMlp, HostMlpClassifier } from '../models/host-mlp.js';
 import { trainClassifier } from '../models/train.js';
 import { testBackend, TEST_DATA_DIR, yieldToEventLoop } from '../testing/fixtures.js';
+import { expectSameAttack } from '../testing/same-attack.js';
 import { Rng } from '../util/rng.js';
 import { attackStepJs, DIST_EPS, NORM_EPS } from './fused-ce-l2.js';
 import { PIXEL_RANGE, targetedCeL2, type TargetedCeL2Options } from './targeted-ce-l2.js';
@@ -56,19 +57,7 @@ async function compare(clf: MlpClassifier, x: Float32Array, y: Int32Array, o: Ta
   expect(tf.memory().numTensors).toBe(before);
   await yieldToEventLoop();
   const ref = targetedCeL2(clf, ex.x0, ex.n, ex.goals, { ...o, silent: true, fused: false });
-  expect(Array.from(fused.steps)).toEqual(Array.from(ref.steps));
-  expect(Array.from(fused.success)).toEqual(Array.from(ref.success));
-  expect(Array.from(fused.finalLabel)).toEqual(Array.from(ref.finalLabel));
-  expect(Array.from(fused.goalProb)).toEqual(Array.from(ref.goalProb));
-  expect([fused.forwards, fused.backwards]).toEqual([ref.forwards, ref.backwards]);
-  // bit for bit: compare as integers (−0 and +0 would differ; NaN would fail)
-  let differing = 0;
-  let maxDiff = 0;
-  for (let i = 0; i < fused.xAdv.length; i++) {
-    if (fused.xAdv[i] !== ref.xAdv[i]) differing++;
-    maxDiff = Math.max(maxDiff, Math.abs(fused.xAdv[i] - ref.xAdv[i]));
-  }
-  expect({ differing, maxDiff }).toEqual({ differing: 0, maxDiff: 0 });
+  expectSameAttack(fused, ref);
   return { fused, ref, ex };
 }
 

@@ -11,6 +11,7 @@ import { loadDataset } from '../data/node-io.js';
 import { type Arch, MlpClassifier } from '../models/classifier.js';
 import { trainClassifier } from '../models/train.js';
 import { testBackend, TEST_DATA_DIR, yieldToEventLoop } from '../testing/fixtures.js';
+import { expectSameAttack } from '../testing/same-attack.js';
 import { hostRowNorms } from './norms.js';
 import { pgd, type PgdOptions } from './pgd.js';
 
@@ -43,14 +44,7 @@ async function compare(clf: MlpClassifier, o: PgdOptions) {
   expect(tf.memory().numTensors).toBe(before);
   await yieldToEventLoop();
   const ref = pgd(clf, test.x, N, test.y, { ...o, silent: true, fused: false });
-  expect(Array.from(fused.steps)).toEqual(Array.from(ref.steps));
-  expect(Array.from(fused.success)).toEqual(Array.from(ref.success));
-  expect(Array.from(fused.finalLabel)).toEqual(Array.from(ref.finalLabel));
-  expect(Array.from(fused.goalProb)).toEqual(Array.from(ref.goalProb));
-  expect([fused.forwards, fused.backwards]).toEqual([ref.forwards, ref.backwards]);
-  let differing = 0;
-  for (let i = 0; i < fused.xAdv.length; i++) if (fused.xAdv[i] !== ref.xAdv[i]) differing++;
-  expect(differing).toBe(0);
+  expectSameAttack(fused, ref);
   // a PGD result on its own: in the box and within ε of its input (float32 slack)
   const eps = o.eps!;
   const dist = hostRowNorms(fused.xAdv, test.x, N, 784, o.norm ?? 'linf');

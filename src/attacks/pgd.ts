@@ -36,10 +36,11 @@
  *                                      (target rank q: deriveSeed(seed, 'pgd:tq:r'))
  */
 import * as tf from '@tensorflow/tfjs';
-import { predict, type Classifier } from '../models/classifier.js';
+import type { Classifier } from '../models/classifier.js';
 import { hostNet } from '../models/host-mlp.js';
 import { deriveSeed } from '../util/rng.js';
 import {
+  rejudge,
   BOX_RANGE,
   ATTACK_LOSSES,
   ceGradient,
@@ -190,9 +191,7 @@ export function pgd(
         silent: o.silent,
         label,
       });
-      const { labels: finalLabel, probs } = predict(clf, fr.xAdv, m);
-      const goalProb = Float32Array.from({ length: m }, (_, j) => probs[j * k + ys[j]]);
-      res = { ...fr, goalProb, finalLabel, n: m, dim };
+      res = { ...fr, ...rejudge(clf, fr.xAdv, m, ys), n: m, dim };
       recheckUntargeted(xs, res, ys, opts.ball);
     } else res = runAttack(clf, xs, m, ys, ranking ? targetedStep : step, opts);
     if (!out) {

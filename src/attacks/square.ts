@@ -27,13 +27,12 @@
  * Kept from the reference: positions are drawn from [0, h − s) (the last row/column offset
  * h − s is never used), and a misclassified candidate is always accepted.
  */
-import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../models/classifier.js';
 import { hostNet } from '../models/host-mlp.js';
 import { Progress } from '../util/progress.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import type { AttackResult } from './base.js';
-import { checkBoundedInputs, finishResult, MNIST_EPS } from './bounded-common.js';
+import { checkBoundedInputs, finishResult, hostPredict, MNIST_EPS } from './bounded-common.js';
 import type { Norm } from './norms.js';
 
 export interface SquareOptions {
@@ -114,26 +113,14 @@ type Margins = (x: Float32Array, m: number, y: Int32Array) => Float64Array;
  */
 function marginsOf(clf: Classifier): Margins {
   const k = clf.numClasses;
-  const d = clf.inputDim;
   const host = hostNet(clf);
   return (x, m, y) => {
+    const { logits: z } = hostPredict(clf, x, m, host);
     const out = new Float64Array(m);
-    for (let s = 0; s < m; s += 1000) {
-      const e = Math.min(m, s + 1000);
-      let zs: Float32Array;
-      if (host) zs = host.forward(x.subarray(s * d, e * d), e - s);
-      else {
-        const xb = tf.tensor2d(x.subarray(s * d, e * d), [e - s, d]);
-        clf.prepare?.(xb, { forwardOnly: true });
-        const z = tf.tidy(() => clf.logits(xb));
-        zs = z.dataSync() as Float32Array;
-        tf.dispose([z, xb]);
-      }
-      for (let i = s; i < e; i++) {
-        let other = -Infinity;
-        for (let j = 0; j < k; j++) if (j !== y[i]) other = Math.max(other, zs[(i - s) * k + j]);
-        out[i] = zs[(i - s) * k + y[i]] - other;
-      }
+    for (let i = 0; i < m; i++) {
+      let other = -Infinity;
+      for (let j = 0; j < k; j++) if (j !== y[i]) other = Math.max(other, z[i * k + j]);
+      out[i] = z[i * k + y[i]] - other;
     }
     return out;
   };

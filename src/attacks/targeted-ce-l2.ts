@@ -17,9 +17,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { softmaxCrossEntropyRows } from '../backend/host-kernels.js';
-import { predict, type Classifier } from '../models/classifier.js';
+import type { Classifier } from '../models/classifier.js';
 import { hostNet } from '../models/host-mlp.js';
 import {
+  rejudge,
   checkAttackInputs,
   DEFAULT_CONFIDENCE,
   runAttack,
@@ -104,12 +105,7 @@ export function targetedCeL2(
       label: base.label!,
     });
     // Re-evaluate from the host copy, as runAttack does: what a user of xAdv will see.
-    const { labels: finalLabel, probs } = predict(clf, r.xAdv, n);
-    const goalProb = Float32Array.from(
-      { length: n },
-      (_, i) => probs[i * clf.numClasses + goals[i]],
-    );
-    return { ...r, goalProb, finalLabel, n, dim: clf.inputDim };
+    return { ...r, ...rejudge(clf, r.xAdv, n, goals), n, dim: clf.inputDim };
   }
 
   const step: StepFn = ({ x, x0: xBar, labels, slots, t }) => {
