@@ -537,10 +537,10 @@ napi_value Adam(napi_env env, napi_callback_info info) {
 // (The spectral defence's rank-k corrections W + U_k diag(c) V_kᵀ.)
 napi_value DgemmAcc(napi_env env, napi_callback_info info) {
   if (!cblas_dgemm) return Throw(env, "this OpenBLAS has no cblas_dgemm");
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 6)
-    return Throw(env, "dgemmAcc needs (M, N, K, A, B, C)");
+    return Throw(env, "dgemmAcc needs (M, N, K, A, B, C[, lda])");
   int64_t M, N, K;
   double *A, *B, *C;
   size_t la, lb, lc;
@@ -549,12 +549,16 @@ napi_value DgemmAcc(napi_env env, napi_callback_info info) {
   if (!GetF64(env, argv[3], &A, &la) || !GetF64(env, argv[4], &B, &lb) ||
       !GetF64(env, argv[5], &C, &lc))
     return Throw(env, "dgemmAcc: A, B, C must be Float64Arrays");
-  if (la < static_cast<size_t>(M * K) || lb < static_cast<size_t>(K * N) ||
+  // lda: A's row stride (default K), so that A can be a block of columns of a wider matrix.
+  int64_t lda = K;
+  if (argc > 6 && !IsNullish(env, argv[6]) && (!GetInt(env, argv[6], &lda) || lda < K))
+    return Throw(env, "dgemmAcc: lda must be an integer >= K");
+  if (M == 0 || N == 0 || K == 0) return nullptr;
+  if (la < static_cast<size_t>((M - 1) * lda + K) || lb < static_cast<size_t>(K * N) ||
       lc < static_cast<size_t>(M * N))
     return Throw(env, "dgemmAcc: arrays too small for the shape");
-  if (M == 0 || N == 0 || K == 0) return nullptr;
   cblas_dgemm(RL_CblasRowMajor, RL_CblasNoTrans, RL_CblasNoTrans, static_cast<int>(M),
-              static_cast<int>(N), static_cast<int>(K), 1.0, A, static_cast<int>(K), B,
+              static_cast<int>(N), static_cast<int>(K), 1.0, A, static_cast<int>(lda), B,
               static_cast<int>(N), 1.0, C, static_cast<int>(N));
   return nullptr;
 }

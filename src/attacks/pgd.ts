@@ -39,6 +39,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../models/classifier.js';
 import { hostNet } from '../models/host-mlp.js';
 import { deriveSeed } from '../util/rng.js';
+import { tidyData } from '../util/tidy-data.js';
 import {
   rejudge,
   BOX_RANGE,
@@ -152,10 +153,7 @@ export function pgd(
     const runSeed = deriveSeed(seed, ranking ? `pgd:t${rank}:${r}` : `pgd:${r}`);
     let start: Float32Array | undefined;
     if (random) {
-      start = tf.tidy(() => {
-        const t = randomStart(tf.tensor2d(xs, [m, dim]), eps, norm, runSeed);
-        return t.dataSync() as Float32Array;
-      });
+      start = tidyData(() => randomStart(tf.tensor2d(xs, [m, dim]), eps, norm, runSeed));
     }
     let initialSlots: Float32Array[] | undefined;
     if (ranking) {

@@ -22,7 +22,10 @@ export function svdProvider(): SvdProvider | null {
   return provider;
 }
 
-/** C += A·B in float64, row-major (A [m, k], B [k, n], C [m, n]); false if it could not run. */
+/**
+ * C += A·B in float64, row-major (A [m, k] with row stride lda, default k; B [k, n]; C [m, n]);
+ * false if it could not run.
+ */
 export type GemmProvider = (
   m: number,
   n: number,
@@ -30,6 +33,7 @@ export type GemmProvider = (
   a: Float64Array,
   b: Float64Array,
   c: Float64Array,
+  lda?: number,
 ) => boolean;
 
 let gemm: GemmProvider | null = null;

@@ -353,3 +353,23 @@ describe('native SVD (LAPACK dgesdd)', () => {
     }
   });
 });
+
+describe.skipIf(!built)('nativeGemmAcc', () => {
+  it('accumulates a block of columns of a wider A (row stride lda) into C, as the plain loop does', async () => {
+    const { nativeGemmAcc } = await import('./native-matmul.js');
+    const [m, n, k, lda, k0] = [7, 5, 3, 11, 4];
+    const wide = Float64Array.from({ length: m * lda }, (_, i) => Math.sin(i + 1));
+    const b = Float64Array.from({ length: k * n }, (_, i) => Math.cos(i + 2));
+    const c0 = Float64Array.from({ length: m * n }, (_, i) => i / 10);
+    const c = Float64Array.from(c0);
+    expect(nativeGemmAcc(m, n, k, wide.subarray(k0), b, c, lda)).toBe(true);
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        let want = c0[i * n + j];
+        for (let t = 0; t < k; t++) want += wide[i * lda + k0 + t] * b[t * n + j];
+        expect(c[i * n + j]).toBeCloseTo(want, 12);
+      }
+    // a block that runs past A's end is refused, not read out of bounds
+    expect(() => nativeGemmAcc(m, n, k, wide.subarray(lda - 2), b, c, lda)).toThrow(/too small/);
+  });
+});

@@ -75,16 +75,26 @@ export function nativeSvd(
   const s = new Float64Array(k);
   const uPrime = new Float64Array(cols * k); // becomes our Vᵀ [k, cols]
   const vtPrime = new Float64Array(k * rows); // becomes our U [rows, k]
-  const info = a.dgesdd(cols, rows, Float64Array.from(w), s, uPrime, vtPrime);
+  // One BLAS thread: dgesdd on the study's small matrices (≤ 784×256) is a chain of level-2
+  // calls that a second thread only slows (50 → 30 ms for a 2L's three layers, as PyTorch's
+  // 1-thread setting); one fixed setting also keeps the singular vectors the same bits always.
+  const threads = a.getNumThreads();
+  if (threads !== 1) a.setNumThreads(1);
+  let info: number;
+  try {
+    info = a.dgesdd(cols, rows, new Float64Array(w), s, uPrime, vtPrime);
+  } finally {
+    if (threads !== 1) a.setNumThreads(threads);
+  }
   if (info !== 0) return null; // did not converge: the caller falls back to Jacobi
   return { u: vtPrime, s, vt: uPrime };
 }
 
 /** C += A·B by BLAS dgemm (linalg.ts's GemmProvider); false without the addon. */
-export const nativeGemmAcc: GemmProvider = (m, n, k, a, b, c) => {
+export const nativeGemmAcc: GemmProvider = (m, n, k, a, b, c, lda) => {
   const addon = loadNativeMatmul();
   if (!addon?.dgemmAcc) return false;
-  addon.dgemmAcc(m, n, k, a, b, c);
+  addon.dgemmAcc(m, n, k, a, b, c, lda);
   return true;
 };
 

@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { RobustlabError } from '../data/errors.js';
+import { tidyData } from '../util/tidy-data.js';
 import { Mlp, type MlpSpec } from './mlp.js';
 
 export const ARCHS = ['1L', '2L', 'LRL'] as const;
@@ -123,7 +124,7 @@ export function predict(
         }
         labels[s + r] = idx;
       }
-      const p = tf.tidy(() => tf.softmax(tf.tensor2d(host, [e - s, k])).dataSync());
+      const p = tidyData(() => tf.softmax(tf.tensor2d(host, [e - s, k])));
       probs.set(p, s * k);
       continue;
     }

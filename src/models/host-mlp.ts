@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { nativeLoops, type NativeElementwise } from '../backend/host-kernels.js';
+import { tidyData } from '../util/tidy-data.js';
 import { type Arch, type Classifier, MlpClassifier } from './classifier.js';
 import { Mlp, type MlpSpec } from './mlp.js';
 
@@ -147,12 +148,7 @@ export class HostMlp {
 
 /** tf.softmax of host logits [rows, cols]: the backend's own kernel, so equal to the tfjs path. */
 export function softmaxRows(logits: Float32Array, rows: number, cols: number): Float32Array {
-  return tf.tidy(
-    () =>
-      tf
-        .softmax(tf.tensor2d(logits.subarray(0, rows * cols), [rows, cols]))
-        .dataSync() as Float32Array,
-  );
+  return tidyData(() => tf.softmax(tf.tensor2d(logits.subarray(0, rows * cols), [rows, cols])));
 }
 
 /**
