@@ -644,6 +644,85 @@ napi_value AttackStep(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// PGD's step after its backward pass, per row (src/attacks/fused-pgd.ts, pgdStep):
+//   L∞ (mode 0): xOut = clip01(x0 + clamp((x + sign(g)·α) − x0, −ε, ε))
+//   L2 (mode 1): d = (x + (g / sqrt(Σg² + rootEps))·α) − x0;
+//                xOut = clip01(x0 + d·min(1, ε / sqrt(Σd² + rootEps)))
+// with the float32 operations of the JS form in its order (sums sequential, left to right; no
+// -march, so no FMA contraction), and its NaN behaviour: clip01 passes NaN through.
+inline float Clip01(float v) { return v > 1.0f ? 1.0f : (v < 0.0f ? 0.0f : v); }
+
+void PgdStepRows(const float* __restrict x, const float* __restrict x0, const float* __restrict g,
+                 float* __restrict xOut, int64_t rows, int64_t cols, float eps, float step,
+                 int mode, float rootEps) {
+  for (int64_t i = 0; i < rows; i++) {
+    const float* xi = x + i * cols;
+    const float* x0i = x0 + i * cols;
+    const float* gi = g + i * cols;
+    float* oi = xOut + i * cols;
+    if (mode == 0) {
+      for (int64_t j = 0; j < cols; j++) {
+        const float sg = static_cast<float>((gi[j] > 0.0f ? 1 : 0) - (gi[j] < 0.0f ? 1 : 0));
+        const float v = xi[j] + sg * step;  // sg·α is exact: ±α or 0
+        float d = v - x0i[j];
+        d = d < -eps ? -eps : (d > eps ? eps : d);
+        oi[j] = Clip01(x0i[j] + d);
+      }
+      continue;
+    }
+    float gs = 0.0f;
+    for (int64_t j = 0; j < cols; j++) {
+      const float q = gi[j] * gi[j];
+      gs += q;
+    }
+    const float gn = std::sqrt(gs + rootEps);
+    float ds = 0.0f;
+    for (int64_t j = 0; j < cols; j++) {
+      const float u = (gi[j] / gn) * step;
+      const float d = (xi[j] + u) - x0i[j];
+      oi[j] = d;
+      const float dd = d * d;
+      ds += dd;
+    }
+    const float q = eps / std::sqrt(ds + rootEps);
+    const float scale = q < 1.0f ? q : 1.0f;
+    for (int64_t j = 0; j < cols; j++) {
+      const float dv = oi[j] * scale;
+      oi[j] = Clip01(x0i[j] + dv);
+    }
+  }
+}
+
+// pgdStep(x, x0, g, xOut, rows, cols, eps, stepSize, mode, rootEps): see PgdStepRows.
+napi_value PgdStep(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 10)
+    return Throw(env, "pgdStep needs (x, x0, g, xOut, rows, cols, eps, stepSize, mode, rootEps)");
+  float* a[4];
+  size_t len[4];
+  for (int k = 0; k < 4; k++)
+    if (!GetF32(env, argv[k], &a[k], &len[k]))
+      return Throw(env, "pgdStep: x, x0, g, xOut must be Float32Arrays");
+  int64_t rows, cols, mode;
+  if (!GetInt(env, argv[4], &rows) || !GetInt(env, argv[5], &cols) || !GetInt(env, argv[8], &mode) ||
+      mode > 1)
+    return Throw(env, "pgdStep: rows, cols must be non-negative integers and mode 0 or 1");
+  const size_t n = static_cast<size_t>(rows * cols);
+  for (int k = 0; k < 4; k++)
+    if (len[k] < n) return Throw(env, "pgdStep: arrays too small for the shape");
+  double h[3];
+  const int idx[3] = {6, 7, 9};
+  for (int k = 0; k < 3; k++)
+    if (napi_get_value_double(env, argv[idx[k]], &h[k]) != napi_ok || !std::isfinite(h[k]))
+      return Throw(env, "pgdStep: eps, stepSize, rootEps must be finite numbers");
+  if (a[3] == a[0] || a[3] == a[1] || a[3] == a[2])
+    return Throw(env, "pgdStep: xOut must not be x, x0 or g");
+  PgdStepRows(a[0], a[1], a[2], a[3], rows, cols, static_cast<float>(h[0]),
+              static_cast<float>(h[1]), static_cast<int>(mode), static_cast<float>(h[2]));
+  return nullptr;
+}
+
 napi_value SetNumThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -696,6 +775,7 @@ NAPI_MODULE_INIT() {
        nullptr},
       {"scale", nullptr, Scale, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"attackStep", nullptr, AttackStep, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"pgdStep", nullptr, PgdStep, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -35,6 +35,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../models/classifier.js';
+import { hostNet } from '../models/host-mlp.js';
 import { Progress } from '../util/progress.js';
 import { deriveSeed } from '../util/rng.js';
 import type { AttackResult } from './base.js';
@@ -342,7 +343,7 @@ function drive(
 ): AttackResult {
   const d = clf.inputDim;
   const counts: Counts = { forwards: 0, backwards: 0 };
-  const clean = hostPredict(clf, x0, n);
+  const clean = hostPredict(clf, x0, n, hostNet(clf));
   counts.forwards += n;
   const xAdv = Float32Array.from(x0.subarray(0, n * d));
   const success = Uint8Array.from({ length: n }, (_, i) => (clean.labels[i] !== labels[i] ? 1 : 0));
@@ -428,7 +429,7 @@ export function apgdT(
   if (k < 4) throw new RangeError('the targeted DLR loss needs ≥ 4 classes');
   if (!Number.isInteger(nT) || nT < 1 || nT > k - 1)
     throw new RangeError(`nTargetClasses must be an integer in [1, ${k - 1}] (got ${nT})`);
-  const clean = hostPredict(clf, x0, n).logits;
+  const clean = hostPredict(clf, x0, n, hostNet(clf)).logits;
   const ranked = Array.from({ length: n }, (_, i) => sortedClasses(clean, i, k));
   // Per restart, the nT targets of every still-robust point in one batch (the reference runs
   // them one after another; per point the kept result is the same rule: first target that

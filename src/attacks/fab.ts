@@ -35,6 +35,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../models/classifier.js';
+import { hostNet } from '../models/host-mlp.js';
 import { Progress } from '../util/progress.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import type { AttackResult } from './base.js';
@@ -265,6 +266,7 @@ function fabRun(
 ) {
   const m = y.length;
   const d = clf.inputDim;
+  const host = hostNet(clf); // the per-iteration success check on the host when it can
   const x1 = Float32Array.from(start ?? x0);
   const res = new Float64Array(m).fill(Infinity);
   const adv = new Float32Array(m * d);
@@ -298,7 +300,7 @@ function fabRun(
       iters[r]++;
     });
     active.forEach((r, j) => xa.set(x1.subarray(r * d, (r + 1) * d), j * d));
-    const pred = hostPredict(clf, xa, ma).labels;
+    const pred = hostPredict(clf, xa, ma, host).labels;
     counts.forwards += ma;
     active.forEach((r, j) => {
       if (pred[j] === y[r]) return;
@@ -354,7 +356,7 @@ export function fab(
   const seed = o.seed ?? D.seed;
   const d = clf.inputDim;
   const counts = { forwards: n, backwards: 0 };
-  const clean = hostPredict(clf, x0, n);
+  const clean = hostPredict(clf, x0, n, hostNet(clf));
   const correct = Array.from({ length: n }, (_, i) => clean.labels[i] === labels[i]);
   const xAdv = Float32Array.from(x0.subarray(0, n * d));
   const best = Float64Array.from(correct, (ok) => (ok ? Infinity : 0));

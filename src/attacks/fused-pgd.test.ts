@@ -12,7 +12,9 @@ import { type Arch, MlpClassifier } from '../models/classifier.js';
 import { trainClassifier } from '../models/train.js';
 import { testBackend, TEST_DATA_DIR, yieldToEventLoop } from '../testing/fixtures.js';
 import { expectSameAttack } from '../testing/same-attack.js';
+import { pgdStep, ROOT_EPS } from './fused-pgd.js';
 import { hostRowNorms } from './norms.js';
+import { Rng } from '../util/rng.js';
 import { pgd, type PgdOptions } from './pgd.js';
 
 const native = () => !!nativeLoops()?.sgemm;
@@ -83,4 +85,33 @@ describe('fused PGD', () => {
     expect(successes(mt)).toBeGreaterThan(5);
     clf.dispose();
   }, 600_000);
+
+  it("the addon's pgdStep equals its JS form bit for bit (L∞ and L2, zero gradients, box edges)", () => {
+    const loops = nativeLoops();
+    if (!loops?.pgdStep) return;
+    const rng = new Rng(4);
+    const rows = 6;
+    const cols = 257;
+    const x0 = Float32Array.from({ length: rows * cols }, (_, i) =>
+      i % 5 === 0 ? 0 : i % 7 === 0 ? 1 : rng.next(),
+    );
+    const x = Float32Array.from(x0, (v) => v + (rng.next() - 0.5) * 0.4);
+    const g = Float32Array.from({ length: rows * cols }, (_, i) =>
+      i % 11 === 0 ? 0 : (rng.next() - 0.5) * 1e-6,
+    );
+    g.fill(0, 0, cols); // a row with no gradient at all
+    for (const norm of ['linf', 'l2'] as const) {
+      for (const [eps, step] of [
+        [0.3, 0.0075],
+        [0.05, 0.2],
+        [2, 0.05],
+      ]) {
+        const [a, b] = [new Float32Array(x.length), new Float32Array(x.length)];
+        loops.pgdStep(x, x0, g, a, rows, cols, eps, step, norm === 'linf' ? 0 : 1, ROOT_EPS);
+        pgdStep(x, x0, g, b, rows, cols, eps, step, norm);
+        expect(Array.from(a)).toEqual(Array.from(b));
+      }
+    }
+    expect(() => loops.pgdStep!(x, x0, g, x, rows, cols, 0.3, 0.01, 0, ROOT_EPS)).toThrow(/xOut/);
+  });
 });

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Classifier } from '../models/classifier.js';
 import { testBackend } from '../testing/fixtures.js';
 import { apgd } from './apgd.js';
-import { exactSign, steepestDirection } from './norms.js';
+import { exactSign, hostRandomStartLinf, randomStart, steepestDirection } from './norms.js';
 import { pgd } from './pgd.js';
 
 beforeAll(async () => {
@@ -51,5 +51,23 @@ describe('exact sign', () => {
     }
     expect(tf.memory().numTensors).toBe(before);
     clf.dispose();
+  });
+});
+
+describe('hostRandomStartLinf', () => {
+  beforeAll(testBackend);
+  it('equals the tfjs random start bit for bit (seeds 0 and 12345, a box edge, no box)', () => {
+    const n = 9;
+    const d = 53;
+    const x0 = Float32Array.from({ length: n * d }, (_, i) => (i % 4 === 0 ? 0 : (i % 13) / 12));
+    for (const seed of [0, 12345]) {
+      for (const box of [undefined, null] as const) {
+        const want = tf.tidy(() =>
+          randomStart(tf.tensor2d(x0, [n, d]), 0.3, 'linf', seed, box).dataSync(),
+        );
+        const got = hostRandomStartLinf(x0, n, d, 0.3, seed, box);
+        expect(Array.from(got)).toEqual(Array.from(want));
+      }
+    }
   });
 });

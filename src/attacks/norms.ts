@@ -5,6 +5,7 @@
  * Rows are examples ([n, d] tensors); every function works on the whole batch at once.
  */
 import * as tf from '@tensorflow/tfjs';
+import { tfRandomUniform } from '../util/tf-random.js';
 
 export const NORMS = ['linf', 'l2'] as const;
 export type Norm = (typeof NORMS)[number];
@@ -81,6 +82,28 @@ export function randomStart(
     const y = tf.add(x0, delta) as tf.Tensor2D;
     return box ? tf.clipByValue(y, box.min, box.max) : y;
   });
+}
+
+/**
+ * randomStart(x0, ε, 'linf', seed) on host arrays, bit for bit: the same uniform draws
+ * (tfRandomUniform), x0 + δ in float32, clamped to the box. Returns a new [n, d] array.
+ */
+export function hostRandomStartLinf(
+  x0: Float32Array,
+  n: number,
+  d: number,
+  eps: number,
+  seed: number,
+  box: { min: number; max: number } | null = BOX,
+): Float32Array {
+  const out = new Float32Array(n * d);
+  tfRandomUniform(out, -eps, eps, seed);
+  for (let i = 0; i < n * d; i++) {
+    let v = Math.fround(x0[i] + out[i]);
+    if (box) v = v < box.min ? box.min : v > box.max ? box.max : v;
+    out[i] = v;
+  }
+  return out;
 }
 
 /**

@@ -57,7 +57,7 @@ import {
 } from './base.js';
 import { hostPredict, sortedClasses } from './bounded-common.js';
 import { fusedPgd } from './fused-pgd.js';
-import { randomStart, steepestDirection, type Norm } from './norms.js';
+import { hostRandomStartLinf, randomStart, steepestDirection, type Norm } from './norms.js';
 
 export interface PgdOptions extends StandardAttackOptions {
   /** α in input units per step; default stepSizeFactor·ε/steps. */
@@ -133,7 +133,7 @@ export function pgd(
   let ranking: number[][] | null = null;
   let rankForwards = 0;
   if (targets > 0 && n > 0) {
-    const { logits } = hostPredict(clf, x0, n);
+    const { logits } = hostPredict(clf, x0, n, hostNet(clf));
     rankForwards = n;
     ranking = Array.from({ length: n }, (_, i) =>
       sortedClasses(logits, i, k).filter((j) => j !== labels[i]),
@@ -153,7 +153,12 @@ export function pgd(
     const runSeed = deriveSeed(seed, ranking ? `pgd:t${rank}:${r}` : `pgd:${r}`);
     let start: Float32Array | undefined;
     if (random) {
-      start = tidyData(() => randomStart(tf.tensor2d(xs, [m, dim]), eps, norm, runSeed));
+      // L∞ on the host (the same draws and float32 sums; tfjs's JS generator plus 3 kernels
+      // cost ~10 ms per 1000 images), L2 through tfjs (its pow and norms are the backend's)
+      start =
+        norm === 'linf'
+          ? hostRandomStartLinf(xs, m, dim, eps, runSeed)
+          : tidyData(() => randomStart(tf.tensor2d(xs, [m, dim]), eps, norm, runSeed));
     }
     let initialSlots: Float32Array[] | undefined;
     if (ranking) {

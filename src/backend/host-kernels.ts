@@ -151,6 +151,23 @@ export interface NativeElementwise {
     lo: number,
     hi: number,
   ): void;
+  /**
+   * PGD's step after its backward pass, per row (src/attacks/fused-pgd.ts, whose pgdStep is the
+   * JS form): the steepest step of length stepSize (mode 0 L∞ sign, mode 1 L2), the projection
+   * onto the ε-ball around x0 and the [0, 1] clamp. Float32, in the tfjs ops' order.
+   */
+  pgdStep?(
+    x: Float32Array,
+    x0: Float32Array,
+    g: Float32Array,
+    xOut: Float32Array,
+    rows: number,
+    cols: number,
+    eps: number,
+    stepSize: number,
+    mode: number,
+    rootEps: number,
+  ): void;
   /** g[i] = 0 where h[i] ≤ 0, for i < n: a ReLU's backward pass given its output h. */
   reluMask?(g: Float32Array, h: Float32Array, n: number): void;
   /** h[i] = h[i] < 0 ? alpha·h[i] : h[i], for i < n, in place (float32 alpha). */

@@ -48,6 +48,7 @@ export interface NativeMatmulAddon {
   leakyReluBackward?: NativeElementwise['leakyReluBackward'];
   scale?: NativeElementwise['scale'];
   attackStep?: NativeElementwise['attackStep'];
+  pgdStep?: NativeElementwise['pgdStep'];
   /** LAPACK thin SVD of a column-major m×n matrix (a is overwritten); returns LAPACK's info. */
   dgesdd?(
     m: number,

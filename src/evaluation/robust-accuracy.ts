@@ -29,6 +29,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { AttackResult } from '../attacks/base.js';
 import { BOX, type Norm } from '../attacks/norms.js';
 import { predict, type Classifier } from '../models/classifier.js';
+import { CountingHostMlp, hostNet, type HostMlp } from '../models/host-mlp.js';
 import { Progress } from '../util/progress.js';
 import { deriveSeed } from '../util/rng.js';
 
@@ -148,6 +149,7 @@ export class CountingClassifier implements Classifier {
   private readonly countBackward: (a: tf.Tensor) => tf.Tensor;
 
   private readonly passes: number;
+  private host: HostMlp | null | undefined;
 
   constructor(readonly inner: Classifier) {
     this.passes = (inner as { draws?: number }).draws ?? 1;
@@ -180,6 +182,23 @@ export class CountingClassifier implements Classifier {
 
   release(): void {
     (this.inner as { release?: () => void }).release?.();
+  }
+
+  /**
+   * The inner model's host form (HostMlp), counting its passes here, so that an attack with a
+   * fused host path keeps it under evaluation; null for anything but a plain MLP (or EOT).
+   */
+  hostNet(): HostMlp | null {
+    if (this.host === undefined) {
+      const h = this.passes === 1 ? hostNet(this.inner) : null;
+      this.host = h
+        ? new CountingHostMlp(h, (kind, rows) => {
+            if (kind === 'forward') this.forwards += rows;
+            else this.backwards += rows;
+          })
+        : null;
+    }
+    return this.host;
   }
 
   /** The wrapper owns nothing. */

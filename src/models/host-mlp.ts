@@ -202,5 +202,35 @@ export class HostMlpClassifier implements Classifier {
 export function hostNet(clf: Classifier): HostMlp | null {
   if (clf instanceof HostMlpClassifier) return clf.host;
   if (clf instanceof MlpClassifier) return HostMlp.of(clf.net);
-  return null;
+  const own = (clf as Partial<HostCapable>).hostNet;
+  return typeof own === 'function' ? own.call(clf) : null;
+}
+
+/**
+ * A classifier that is an MLP underneath but not one of the classes above, e.g. the evaluation's
+ * pass-counting wrapper: it hands out the host form itself (null when there is none), so that
+ * the fused attack paths stay open through it.
+ */
+export interface HostCapable {
+  hostNet(): HostMlp | null;
+}
+
+/** A HostMlp that reports the rows of every forward and input-gradient pass (same results). */
+export class CountingHostMlp extends HostMlp {
+  constructor(
+    inner: HostMlp,
+    private readonly onPass: (kind: 'forward' | 'backward', rows: number) => void,
+  ) {
+    super(inner.spec, inner.weights, inner.loops);
+  }
+
+  override forward(x: Float32Array, n: number): Float32Array {
+    this.onPass('forward', n);
+    return super.forward(x, n);
+  }
+
+  override backwardInput(dlogits: Float32Array, n: number, dx: Float32Array): void {
+    this.onPass('backward', n);
+    super.backwardInput(dlogits, n, dx);
+  }
 }

@@ -71,3 +71,14 @@ export function tfRandomNormal(out: Float32Array, seed: number): void {
     if (i + 1 < n) out[i + 1] = 0 + 1 * v2 * mul;
   }
 }
+
+/**
+ * Fill `out` with tf.randomUniform([out.length], min, max, 'float32', seed)'s values: tfjs-core's
+ * UniformRandom, min + (max − min)·alea(), rounded to float32 on store. Unlike randomNormal, a
+ * seed of 0 is a seed here (tfjs draws a random one only for a missing seed).
+ */
+export function tfRandomUniform(out: Float32Array, min: number, max: number, seed: number): void {
+  const rnd = alea(seed.toString());
+  const range = max - min;
+  for (let i = 0; i < out.length; i++) out[i] = min + range * rnd();
+}
