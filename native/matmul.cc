@@ -723,6 +723,147 @@ napi_value PgdStep(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// APGD (src/attacks/fused-apgd.ts; JS forms apgdInitJs and apgdStepJs, same float32 operations
+// in the same order, sums sequential, no FMA contraction).
+// ProjectRow: y ← clip01(x0 + P_ε(y − x0)), P_ε the L∞ clip (mode 0) or the L2 scale (mode 1).
+void ProjectRow(float* __restrict y, const float* __restrict x0, int64_t d, float e, int mode,
+                float rootEps) {
+  if (mode == 0) {
+    for (int64_t j = 0; j < d; j++) {
+      float dl = y[j] - x0[j];
+      dl = dl < -e ? -e : (dl > e ? e : dl);
+      y[j] = Clip01(x0[j] + dl);
+    }
+    return;
+  }
+  float s = 0.0f;
+  for (int64_t j = 0; j < d; j++) {
+    const float dl = y[j] - x0[j];
+    y[j] = dl;
+    const float sq = dl * dl;
+    s += sq;
+  }
+  const float q = e / std::sqrt(s + rootEps);
+  const float scale = q < 1.0f ? q : 1.0f;
+  for (int64_t j = 0; j < d; j++) {
+    const float dv = y[j] * scale;
+    y[j] = Clip01(x0[j] + dv);
+  }
+}
+
+void ApgdStepRows(const float* __restrict x, const float* __restrict xOld, const float* __restrict g,
+                  const float* __restrict x0, const float* __restrict eta, float* __restrict next,
+                  int64_t rows, int64_t d, float a, float b, float e, int mode, float rootEps) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * d;
+    const float* xo = xOld + r * d;
+    const float* gr = g + r * d;
+    const float* x0r = x0 + r * d;
+    float* nr = next + r * d;
+    const float et = eta[r];
+    if (mode == 0) {
+      for (int64_t q = 0; q < d; q++) {
+        const float sg = static_cast<float>((gr[q] > 0.0f ? 1 : 0) - (gr[q] < 0.0f ? 1 : 0));
+        const float st = et * sg;
+        nr[q] = xr[q] + st;
+      }
+    } else {
+      float gs = 0.0f;
+      for (int64_t q = 0; q < d; q++) {
+        const float sq = gr[q] * gr[q];
+        gs += sq;
+      }
+      const float gn = std::sqrt(gs + rootEps);
+      for (int64_t q = 0; q < d; q++) {
+        const float dir = gr[q] / gn;
+        const float st = et * dir;
+        nr[q] = xr[q] + st;
+      }
+    }
+    ProjectRow(nr, x0r, d, e, mode, rootEps);
+    for (int64_t q = 0; q < d; q++) {
+      const float dz = nr[q] - xr[q];
+      const float t1 = a * dz;
+      const float u = xr[q] + t1;
+      const float dx = xr[q] - xo[q];
+      const float t2 = b * dx;
+      nr[q] = u + t2;
+    }
+    ProjectRow(nr, x0r, d, e, mode, rootEps);
+  }
+}
+
+// apgdStep(x, xOld, g, x0, eta, next, rows, d, a, b, eps, mode, rootEps): see ApgdStepRows.
+napi_value ApgdStep(napi_env env, napi_callback_info info) {
+  size_t argc = 13;
+  napi_value argv[13];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 13)
+    return Throw(env, "apgdStep needs (x, xOld, g, x0, eta, next, rows, d, a, b, eps, mode, rootEps)");
+  float* p[6];
+  size_t len[6];
+  for (int k = 0; k < 6; k++)
+    if (!GetF32(env, argv[k], &p[k], &len[k]))
+      return Throw(env, "apgdStep: x, xOld, g, x0, eta, next must be Float32Arrays");
+  int64_t rows, d, mode;
+  if (!GetInt(env, argv[6], &rows) || !GetInt(env, argv[7], &d) || !GetInt(env, argv[11], &mode) ||
+      mode > 1)
+    return Throw(env, "apgdStep: rows, d must be non-negative integers and mode 0 or 1");
+  const size_t n = static_cast<size_t>(rows * d);
+  for (int k = 0; k < 6; k++)
+    if (len[k] < (k == 4 ? static_cast<size_t>(rows) : n))
+      return Throw(env, "apgdStep: arrays too small for the shape");
+  double h[4];
+  const int idx[4] = {8, 9, 10, 12};
+  for (int k = 0; k < 4; k++)
+    if (napi_get_value_double(env, argv[idx[k]], &h[k]) != napi_ok || !std::isfinite(h[k]))
+      return Throw(env, "apgdStep: a, b, eps, rootEps must be finite numbers");
+  for (int k = 0; k < 5; k++)
+    if (p[5] == p[k]) return Throw(env, "apgdStep: next must not alias an input");
+  ApgdStepRows(p[0], p[1], p[2], p[3], p[4], p[5], rows, d, static_cast<float>(h[0]),
+               static_cast<float>(h[1]), static_cast<float>(h[2]), static_cast<int>(mode),
+               static_cast<float>(h[3]));
+  return nullptr;
+}
+
+// apgdInit(x0, t, rows, d, eps, initEps): t ← clip01(x0 + ε·t/(max_row|t| + initEps)), in place.
+napi_value ApgdInit(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 6)
+    return Throw(env, "apgdInit needs (x0, t, rows, d, eps, initEps)");
+  float *x0, *t;
+  size_t l0, l1;
+  if (!GetF32(env, argv[0], &x0, &l0) || !GetF32(env, argv[1], &t, &l1))
+    return Throw(env, "apgdInit: x0, t must be Float32Arrays");
+  int64_t rows, d;
+  if (!GetInt(env, argv[2], &rows) || !GetInt(env, argv[3], &d))
+    return Throw(env, "apgdInit: rows, d must be non-negative integers");
+  const size_t n = static_cast<size_t>(rows * d);
+  if (l0 < n || l1 < n) return Throw(env, "apgdInit: arrays too small for the shape");
+  double h[2];
+  for (int k = 0; k < 2; k++)
+    if (napi_get_value_double(env, argv[4 + k], &h[k]) != napi_ok || !std::isfinite(h[k]))
+      return Throw(env, "apgdInit: eps, initEps must be finite numbers");
+  if (x0 == t) return Throw(env, "apgdInit: t must not be x0");
+  const float e = static_cast<float>(h[0]), ie = static_cast<float>(h[1]);
+  for (int64_t i = 0; i < rows; i++) {
+    float* tr = t + i * d;
+    const float* xr = x0 + i * d;
+    float size = 0.0f;
+    for (int64_t j = 0; j < d; j++) {
+      const float av = std::fabs(tr[j]);
+      if (av > size) size = av;
+    }
+    const float s = size + ie;
+    for (int64_t j = 0; j < d; j++) {
+      const float q = tr[j] / s;
+      const float m = e * q;
+      tr[j] = Clip01(xr[j] + m);
+    }
+  }
+  return nullptr;
+}
+
 napi_value SetNumThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -776,6 +917,8 @@ NAPI_MODULE_INIT() {
       {"scale", nullptr, Scale, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"attackStep", nullptr, AttackStep, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"pgdStep", nullptr, PgdStep, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"apgdStep", nullptr, ApgdStep, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"apgdInit", nullptr, ApgdInit, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

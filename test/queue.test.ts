@@ -342,8 +342,10 @@ describe.skipIf(!REDIS_SERVER)('stage graph on a BullMQ queue', () => {
           await new Promise((r) => setTimeout(r, 200));
         }
         reasons.push(job.failedReason);
-        // Failed at once, not retried: no worker could ever run it.
-        expect(job.attemptsMade).toBe(1);
+        // Failed at once, not retried (attempts: 3 allowed): no worker could ever run it. BullMQ
+        // may persist the attempt counter after the state (read 0 once, quiet machine); the one
+        // rejection line per job below is the exact check that nothing was retried.
+        expect(job.attemptsMade).toBeLessThanOrEqual(1);
       }
       for (const reason of reasons) expect(reason).toMatch(/^malformed stage job: /);
       expect(reasons[1]).toMatch(/name/);

@@ -49,6 +49,7 @@ import {
   sortedClasses,
   type LogitLoss,
 } from './bounded-common.js';
+import { hostApgdRun } from './fused-apgd.js';
 import { projectToBall, steepestDirection, type Norm } from './norms.js';
 
 export interface ApgdOptions {
@@ -61,6 +62,11 @@ export interface ApgdOptions {
   loss?: 'ce' | 'dlr';
   eotIter?: number;
   rho?: number;
+  /**
+   * Run on the host (fused-apgd.ts) when the native addon is loaded, the model is a plain MLP
+   * and eotIter is 1 (default true); false forces the tfjs path. Same results either way.
+   */
+  fused?: boolean;
 }
 
 export interface ApgdTOptions extends Omit<ApgdOptions, 'loss'> {
@@ -302,7 +308,7 @@ function resolve(
 ) {
   const D = APGD_DEFAULTS;
   const norm = o.norm ?? D.norm;
-  const c: RunConfig & { restarts: number; seed: number } = {
+  const c: RunConfig & { restarts: number; seed: number; fused: boolean } = {
     eps: o.eps ?? D.eps[norm] ?? NaN,
     norm,
     steps: o.steps ?? D.steps,
@@ -310,6 +316,7 @@ function resolve(
     rho: o.rho ?? D.rho,
     restarts: o.restarts ?? D.restarts,
     seed: o.seed ?? D.seed,
+    fused: o.fused ?? true,
   };
   checkBoundedInputs(clf, x0, n, labels, c);
   if (!Number.isFinite(c.eps)) throw new RangeError(`eps must be finite (got ${c.eps})`);
@@ -343,8 +350,16 @@ function drive(
 ): AttackResult {
   const d = clf.inputDim;
   const counts: Counts = { forwards: 0, backwards: 0 };
-  const clean = hostPredict(clf, x0, n, hostNet(clf));
+  const host = hostNet(clf);
+  const clean = hostPredict(clf, x0, n, host);
   counts.forwards += n;
+  const fusedNet = c.fused && c.eotIter === 1 ? host : null;
+  const hostConfig = {
+    ...c,
+    momentum: APGD_DEFAULTS.momentum,
+    initialStep: APGD_DEFAULTS.initialStep,
+    checkpoints: APGD_DEFAULTS.checkpoints,
+  };
   const xAdv = Float32Array.from(x0.subarray(0, n * d));
   const success = Uint8Array.from({ length: n }, (_, i) => (clean.labels[i] !== labels[i] ? 1 : 0));
   const steps = new Int32Array(n);
@@ -376,7 +391,11 @@ function drive(
           : undefined;
         const tag = sub > 1 ? `${group.tag}:part${part}` : group.tag;
         const seed = deriveSeed(c.seed, `${label}:${tag}`);
-        const out = apgdRun(clf, xs, y, target, kind, c, seed, counts, runBar);
+        const out = fusedNet
+          ? hostApgdRun(fusedNet, xs, y, target, kind, hostConfig, seed, counts, runBar, (xt) =>
+              randomInit(xt, c.eps, c.norm, seed),
+            )
+          : apgdRun(clf, xs, y, target, kind, c, seed, counts, runBar);
         found.set(out.found, s0);
         lossBest.set(out.lossBest, s0);
         xOut.set(out.xOut, s0 * d);

@@ -15,6 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { predict, type Classifier } from '../models/classifier.js';
+import { withHostLogits } from '../models/host-mlp.js';
 import { Progress } from '../util/progress.js';
 import { softmaxCrossEntropyRows } from '../backend/host-kernels.js';
 import { hostRowNorms, NORMS, projectToBall, type Norm } from './norms.js';
@@ -337,7 +338,8 @@ export function rejudge(
   n: number,
   labels: Int32Array,
 ): { finalLabel: Int32Array; goalProb: Float32Array } {
-  const { labels: finalLabel, probs } = predict(clf, xAdv, n);
+  // on the host when the model allows (the same labels and probabilities, bit for bit)
+  const { labels: finalLabel, probs } = predict(withHostLogits(clf), xAdv, n);
   const k = clf.numClasses;
   const goalProb = Float32Array.from({ length: n }, (_, i) => probs[i * k + labels[i]]);
   return { finalLabel, goalProb };

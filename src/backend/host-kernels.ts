@@ -168,6 +168,31 @@ export interface NativeElementwise {
     mode: number,
     rootEps: number,
   ): void;
+  /** APGD's random init after its draws, in place (src/attacks/fused-apgd.ts, apgdInitJs). */
+  apgdInit?(
+    x0: Float32Array,
+    t: Float32Array,
+    rows: number,
+    d: number,
+    eps: number,
+    initEps: number,
+  ): void;
+  /** APGD's momentum step with its two projections (src/attacks/fused-apgd.ts, apgdStepJs). */
+  apgdStep?(
+    x: Float32Array,
+    xOld: Float32Array,
+    g: Float32Array,
+    x0: Float32Array,
+    eta: Float32Array,
+    next: Float32Array,
+    rows: number,
+    d: number,
+    a: number,
+    b: number,
+    eps: number,
+    mode: number,
+    rootEps: number,
+  ): void;
   /** g[i] = 0 where h[i] ≤ 0, for i < n: a ReLU's backward pass given its output h. */
   reluMask?(g: Float32Array, h: Float32Array, n: number): void;
   /** h[i] = h[i] < 0 ? alpha·h[i] : h[i], for i < n, in place (float32 alpha). */

