@@ -1,0 +1,10 @@
+import { launchChromium, serveStatic } from '../src/testing/browser.js';
+const b = await launchChromium();
+const site = await serveStatic('/tmp/pg');
+const p = await b.context.newPage();
+const t0 = Date.now();
+p.on('console', (m) => console.log(((Date.now() - t0) / 1000).toFixed(1), 'console:', m.text()));
+await p.goto(`${site.url}?n=300`);
+await p.waitForSelector('body[data-result]', { timeout: 120_000 });
+console.log(((Date.now() - t0) / 1000).toFixed(1), 'done', await p.textContent('#out'));
+await b.close(); await site.close();
