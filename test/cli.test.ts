@@ -5,6 +5,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TEST_DATA_DIR } from '../src/testing/fixtures.js';
 import { runCli } from '../src/testing/spawn.js';
+import { slowTests } from '../src/testing/slow-tests.js';
+
+// tests of many seconds: vitest-setup.ts pauses before each (its RPC timeout)
+slowTests();
 
 const tmp = mkdtempSync(join(tmpdir(), 'robustlab-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

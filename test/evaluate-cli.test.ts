@@ -11,6 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset } from '../src/data/node-io.js';
 import { decodeNpy } from '../src/evaluation/npy.js';
 import { REPO_ROOT, TEST_DATA_DIR } from '../src/testing/fixtures.js';
+import { slowTests } from '../src/testing/slow-tests.js';
+
+// tests of many seconds: vitest-setup.ts pauses before each (its RPC timeout)
+slowTests();
 
 const tmp = mkdtempSync(join(tmpdir(), 'robustlab-evaluate-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

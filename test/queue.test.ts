@@ -28,6 +28,10 @@ import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_NAME } from '../src/experiments/queue-executor.js';
 import { REPO_ROOT, TEST_DATA_DIR } from '../src/testing/fixtures.js';
+import { slowTests } from '../src/testing/slow-tests.js';
+
+// tests of many seconds: vitest-setup.ts pauses before each (its RPC timeout)
+slowTests();
 
 const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) =>
   existsSync(p),

@@ -10,6 +10,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, TEST_DATA_DIR } from '../src/testing/fixtures.js';
 import { runNode } from '../src/testing/spawn.js';
+import { slowTests } from '../src/testing/slow-tests.js';
+
+// tests of many seconds: vitest-setup.ts pauses before each (its RPC timeout)
+slowTests();
 
 const tmp = mkdtempSync(join(tmpdir(), 'robustlab-resume-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -105,7 +109,10 @@ describe('reproduce resumes after a kill', () => {
     const res = JSON.parse(readFileSync(join(run, 'results.json'), 'utf8'));
     expect(res.wallClockRuns.map((r: { finished: boolean }) => r.finished)).toEqual([false, true]);
     expect(res.wallClockRuns[0]).toEqual(killed[0]);
-    expect(res.wallSeconds).toBeCloseTo(killed[0].wallSeconds + res.wallClockRuns[1].wallSeconds, 6);
+    expect(res.wallSeconds).toBeCloseTo(
+      killed[0].wallSeconds + res.wallClockRuns[1].wallSeconds,
+      6,
+    );
     // Three reproduce runs in child processes: its own budget, for a loaded machine.
   }, 900_000);
 

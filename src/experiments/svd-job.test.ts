@@ -16,6 +16,10 @@ import { trainClassifier } from '../models/train.js';
 import { testBackend, TEST_DATA_DIR, yieldToEventLoop } from '../testing/fixtures.js';
 import { runAttackJob } from './attack-job.js';
 import { runSvdJob, type SvdJob } from './svd-job.js';
+import { slowTests } from '../testing/slow-tests.js';
+
+// tests of many seconds: vitest-setup.ts pauses before each (its RPC timeout)
+slowTests();
 
 let dir: string;
 beforeAll(async () => {
