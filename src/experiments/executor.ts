@@ -171,6 +171,8 @@ export async function execute(stages: Stage[], o: ExecuteOptions): Promise<Execu
     log(`${status()} start ${s.name}`);
   };
   const finished = (name: string) => {
+    // A queue may report a stage twice (its job lost with Redis and run again): count it once.
+    if (done.has(name)) return;
     running.delete(name);
     bars.end(name);
     done.add(name);
