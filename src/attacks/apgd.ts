@@ -49,7 +49,7 @@ import {
   sortedClasses,
   type LogitLoss,
 } from './bounded-common.js';
-import { hostApgdRun } from './fused-apgd.js';
+import { apgdCheckpoint, hostApgdRun } from './fused-apgd.js';
 import { projectToBall, steepestDirection, type Norm } from './norms.js';
 
 export interface ApgdOptions {
@@ -181,6 +181,7 @@ function apgdRun(
   const stepSize = new Float64Array(rows).fill(APGD_DEFAULTS.initialStep * eps);
   const lossBestLast = new Float64Array(rows);
   const reducedLast = new Uint8Array(rows).fill(1);
+  const schedule = { steps, lossSteps, lossBest, lossBestLast, reducedLast, stepSize };
   const cp = APGD_DEFAULTS.checkpoints;
   const nIterMin = Math.max(Math.floor(cp.min * steps), 1);
   const sizeDecr = Math.max(Math.floor(cp.decrease * steps), 1);
@@ -265,21 +266,7 @@ function apgdRun(
         gradBest = replace(gradBest, where(improved, grad, gradBest));
       }
       if (++counter === period) {
-        const halve = Array.from(active, (r) => {
-          let ups = 0;
-          for (let c5 = 0; c5 < period; c5++) {
-            const cur = i - c5;
-            const prev = (cur - 1 + steps) % steps; // -1 wraps to the (still zero) last slot
-            if (lossSteps[r * steps + cur] > lossSteps[r * steps + prev]) ups++;
-          }
-          const oscillating = ups <= period * c.rho;
-          const stalled = !reducedLast[r] && lossBestLast[r] >= lossBest[r];
-          const flag = oscillating || stalled;
-          reducedLast[r] = flag ? 1 : 0;
-          lossBestLast[r] = lossBest[r];
-          if (flag) stepSize[r] /= 2;
-          return flag;
-        });
+        const halve = Array.from(active, (r) => apgdCheckpoint(schedule, r, i, period, c.rho));
         if (halve.some(Boolean)) {
           x = replace(x, where(halve, xBest, x));
           grad = replace(grad, where(halve, gradBest, grad));

@@ -35,7 +35,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../models/classifier.js';
-import { hostNet } from '../models/host-mlp.js';
+import { hostNet, type HostMlp } from '../models/host-mlp.js';
 import { Progress } from '../util/progress.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import type { AttackResult } from './base.js';
@@ -263,10 +263,10 @@ function fabRun(
   c: RunConfig,
   counts: { forwards: number; backwards: number },
   bar: { tick(k: number): void },
+  host: HostMlp | null, // the per-iteration success check on the host when it can
 ) {
   const m = y.length;
   const d = clf.inputDim;
-  const host = hostNet(clf); // the per-iteration success check on the host when it can
   const x1 = Float32Array.from(start ?? x0);
   const res = new Float64Array(m).fill(Infinity);
   const adv = new Float32Array(m * d);
@@ -356,7 +356,8 @@ export function fab(
   const seed = o.seed ?? D.seed;
   const d = clf.inputDim;
   const counts = { forwards: n, backwards: 0 };
-  const clean = hostPredict(clf, x0, n, hostNet(clf));
+  const host = hostNet(clf);
+  const clean = hostPredict(clf, x0, n, host);
   const correct = Array.from({ length: n }, (_, i) => clean.labels[i] === labels[i]);
   const xAdv = Float32Array.from(x0.subarray(0, n * d));
   const best = Float64Array.from(correct, (ok) => (ok ? Infinity : 0));
@@ -412,7 +413,7 @@ export function fab(
         });
       }
       const runBar = { tick: (t: number) => bar.tick(t * ranks.length) };
-      const out = fabRun(clf, xs, y, target, start, c, counts, runBar);
+      const out = fabRun(clf, xs, y, target, start, c, counts, runBar, host);
       rows.forEach(([, i], j) => {
         steps[i] += out.iters[j];
         if (out.res[j] < best[i]) {

@@ -63,14 +63,14 @@ function hostInit(
  * t ← clip01(x0 + ε·t/(max_row|t| + initEps)) per row, in place: randomInit's arithmetic after
  * its uniform draws (the JS form of the addon's apgdInit).
  */
-export function apgdInitJs(
-  x0: Float32Array,
-  t: Float32Array,
-  rows: number,
-  d: number,
-  eps: number,
-  initEps: number,
-): void {
+export const apgdInitJs: NonNullable<NativeElementwise['apgdInit']> = (
+  x0,
+  t,
+  rows,
+  d,
+  eps,
+  initEps,
+) => {
   const e = f(eps);
   const ie = f(initEps);
   for (let i = 0; i < rows; i++) {
@@ -86,28 +86,28 @@ export function apgdInitJs(
       t[j] = v > 1 ? 1 : v < 0 ? 0 : v;
     }
   }
-}
+};
 
 /**
  * APGD's momentum step for `rows` rows (the JS form of the addon's apgdStep): per row r with
  * step η_r, z = P(x + η_r·dir(g)), next = P(x + a(z − x) + b(x − xOld)), P the projection onto
  * the ε-ball around x0 (mode 0 L∞ clip, 1 L2 scale) then [0, 1], dir = sign or g/‖g‖₂.
  */
-export function apgdStepJs(
-  x: Float32Array,
-  xOld: Float32Array,
-  g: Float32Array,
-  x0: Float32Array,
-  eta: Float32Array,
-  next: Float32Array,
-  rows: number,
-  d: number,
-  a: number,
-  b: number,
-  eps: number,
-  mode: number,
-  rootEps: number,
-): void {
+export const apgdStepJs: NonNullable<NativeElementwise['apgdStep']> = (
+  x,
+  xOld,
+  g,
+  x0,
+  eta,
+  next,
+  rows,
+  d,
+  a,
+  b,
+  eps,
+  mode,
+  rootEps,
+) => {
   const norm: Norm = mode === 0 ? 'linf' : 'l2';
   const e = f(eps);
   const fa = f(a);
@@ -134,7 +134,7 @@ export function apgdStepJs(
     }
     projectRowInPlace(next, x0, o, d, e, norm, re);
   }
-}
+};
 
 /** projectToBall (norms.ts, box [0, 1]) of row i of `y` around row i of `x0`, in place. */
 function projectRowInPlace(
@@ -167,6 +167,46 @@ function projectRowInPlace(
     const v = f(x0[j] + f(y[j] * scale));
     y[j] = v > 1 ? 1 : v < 0 ? 0 : v;
   }
+}
+
+/** Per-row state of APGD's step-size schedule (indexed by the run's original row). */
+export interface ApgdSchedule {
+  steps: number;
+  /** loss after each iteration, [rows, steps] (zeros: the reference's loss_steps[-1]) */
+  lossSteps: Float64Array;
+  lossBest: Float64Array;
+  lossBestLast: Float64Array;
+  reducedLast: Uint8Array;
+  stepSize: Float64Array;
+}
+
+/**
+ * The reference's checkpoint test for row r after iteration i: halve its step when the loss
+ * rose in at most ρ·period of the last `period` iterations (oscillating) or its best loss did
+ * not improve since the last checkpoint without a halving there (stalled). Updates the row's
+ * schedule; true when the step was halved (the caller restarts the row from its best point).
+ * Shared by the tfjs and host runs.
+ */
+export function apgdCheckpoint(
+  s: ApgdSchedule,
+  r: number,
+  i: number,
+  period: number,
+  rho: number,
+): boolean {
+  let ups = 0;
+  for (let c5 = 0; c5 < period; c5++) {
+    const cur = i - c5;
+    const prev = (cur - 1 + s.steps) % s.steps; // -1 wraps to the (still zero) last slot
+    if (s.lossSteps[r * s.steps + cur] > s.lossSteps[r * s.steps + prev]) ups++;
+  }
+  const oscillating = ups <= period * rho;
+  const stalled = !s.reducedLast[r] && s.lossBestLast[r] >= s.lossBest[r];
+  const flag = oscillating || stalled;
+  s.reducedLast[r] = flag ? 1 : 0;
+  s.lossBestLast[r] = s.lossBest[r];
+  if (flag) s.stepSize[r] /= 2;
+  return flag;
 }
 
 /** The result of one run, as apgdRun returns it. */
@@ -205,6 +245,7 @@ export function hostApgdRun(
   const stepSize = new Float64Array(rows).fill(c.initialStep * eps);
   const lossBestLast = new Float64Array(rows);
   const reducedLast = new Uint8Array(rows).fill(1);
+  const schedule = { steps, lossSteps, lossBest, lossBestLast, reducedLast, stepSize };
   const cp = c.checkpoints;
   const nIterMin = Math.max(Math.floor(cp.min * steps), 1);
   const sizeDecr = Math.max(Math.floor(cp.decrease * steps), 1);
@@ -282,22 +323,9 @@ export function hostApgdRun(
     });
     if (++counter === period) {
       active.forEach((r, j) => {
-        let ups = 0;
-        for (let c5 = 0; c5 < period; c5++) {
-          const cur = i - c5;
-          const prev = (cur - 1 + steps) % steps; // -1 wraps to the (still zero) last slot
-          if (lossSteps[r * steps + cur] > lossSteps[r * steps + prev]) ups++;
-        }
-        const oscillating = ups <= period * c.rho;
-        const stalled = !reducedLast[r] && lossBestLast[r] >= lossBest[r];
-        const flag = oscillating || stalled;
-        reducedLast[r] = flag ? 1 : 0;
-        lossBestLast[r] = lossBest[r];
-        if (flag) {
-          stepSize[r] /= 2;
-          copyRow(x, xBest, j);
-          copyRow(grad, gradBest, j);
-        }
+        if (!apgdCheckpoint(schedule, r, i, period, c.rho)) return;
+        copyRow(x, xBest, j);
+        copyRow(grad, gradBest, j);
       });
       period = Math.max(period - sizeDecr, nIterMin);
       counter = 0;

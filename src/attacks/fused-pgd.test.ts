@@ -108,7 +108,7 @@ describe('fused PGD', () => {
       ]) {
         const [a, b] = [new Float32Array(x.length), new Float32Array(x.length)];
         loops.pgdStep(x, x0, g, a, rows, cols, eps, step, norm === 'linf' ? 0 : 1, ROOT_EPS);
-        pgdStep(x, x0, g, b, rows, cols, eps, step, norm);
+        pgdStep(x, x0, g, b, rows, cols, eps, step, norm === 'linf' ? 0 : 1, ROOT_EPS);
         expect(Array.from(a)).toEqual(Array.from(b));
       }
     }

@@ -14,7 +14,7 @@
  * Losses: the untargeted cross-entropy and MultiTargeted's margin z_t − z_y (the 'margin'
  * loss keeps tfjs). Browser-safe; without the addon pgd stays on the tfjs path.
  */
-import { softmaxCeRows } from '../backend/host-kernels.js';
+import { softmaxCeRows, type NativeElementwise } from '../backend/host-kernels.js';
 import type { HostMlp } from '../models/host-mlp.js';
 import { Progress } from '../util/progress.js';
 import { argmaxRow } from './bounded-common.js';
@@ -44,17 +44,20 @@ export const ROOT_EPS = f(1e-24);
  * (L2), with the float32 operations of steepestDirection → tf.mul → tf.add → projectToBall
  * (box null) → tf.clipByValue(0, 1).
  */
-export function pgdStep(
-  x: Float32Array,
-  x0: Float32Array,
-  g: Float32Array,
-  xOut: Float32Array,
-  rows: number,
-  cols: number,
-  eps: number,
-  stepSize: number,
-  norm: Norm,
-): void {
+export const pgdStep: NonNullable<NativeElementwise['pgdStep']> = (
+  x,
+  x0,
+  g,
+  xOut,
+  rows,
+  cols,
+  eps,
+  stepSize,
+  mode,
+  rootEps,
+) => {
+  const norm: Norm = mode === 0 ? 'linf' : 'l2';
+  const re = f(rootEps);
   const a = f(stepSize);
   const e = f(eps);
   const clip01 = (v: number) => (v > 1 ? 1 : v < 0 ? 0 : v);
@@ -71,18 +74,18 @@ export function pgdStep(
     }
     let gs = 0;
     for (let j = o; j < o + cols; j++) gs = f(gs + f(g[j] * g[j]));
-    const gn = f(Math.sqrt(f(gs + ROOT_EPS)));
+    const gn = f(Math.sqrt(f(gs + re)));
     let ds = 0;
     for (let j = o; j < o + cols; j++) {
       const d = f(f(x[j] + f(f(g[j] / gn) * a)) - x0[j]);
       xOut[j] = d; // δ for now
       ds = f(ds + f(d * d));
     }
-    const q = f(e / f(Math.sqrt(f(ds + ROOT_EPS))));
+    const q = f(e / f(Math.sqrt(f(ds + re))));
     const scale = q < 1 ? q : 1;
     for (let j = o; j < o + cols; j++) xOut[j] = clip01(f(x0[j] + f(xOut[j] * scale)));
   }
-}
+};
 
 /**
  * runAttack's bookkeeping (untargeted success, ball, optional start) with the fused step: a row
@@ -105,7 +108,7 @@ export function fusedPgd(
   const bar = new Progress({ label: p.label, total: p.maxSteps, unit: 'step', silent: p.silent });
 
   // the addon's form of pgdStep (same float32 operations, ~10× faster), else the JS one
-  const nativeStep = net.loops.pgdStep?.bind(net.loops);
+  const step = net.loops.pgdStep?.bind(net.loops) ?? pgdStep;
   const mode = p.norm === 'linf' ? 0 : 1;
   let forwards = 0;
   let backwards = 0;
@@ -163,9 +166,7 @@ export function fusedPgd(
         } else softmaxCeRows(logits, lab, rowLoss, dLogits, rows, k);
         net.backwardInput(dLogits, rows, grad);
         backwards += rows;
-        if (nativeStep)
-          nativeStep(x, xOrig, grad, next, rows, dim, p.eps, p.stepSize, mode, ROOT_EPS);
-        else pgdStep(x, xOrig, grad, next, rows, dim, p.eps, p.stepSize, p.norm);
+        step(x, xOrig, grad, next, rows, dim, p.eps, p.stepSize, mode, ROOT_EPS);
         [x, next] = [next, x];
       }
       if (keep.length < rows) retire(keep);

@@ -132,8 +132,9 @@ export function pgd(
   // each target rank in turn (or the one untargeted run), restarts within it
   let ranking: number[][] | null = null;
   let rankForwards = 0;
+  const net = hostNet(clf); // once: a plain MLP's weights are copied to the host per call
   if (targets > 0 && n > 0) {
-    const { logits } = hostPredict(clf, x0, n, hostNet(clf));
+    const { logits } = hostPredict(clf, x0, n, net);
     rankForwards = n;
     ranking = Array.from({ length: n }, (_, i) =>
       sortedClasses(logits, i, k).filter((j) => j !== labels[i]),
@@ -141,7 +142,7 @@ export function pgd(
   }
   const runs = Math.max(targets, 1) * restarts;
   // CE (untargeted) and the target margin have a fused host step; 'margin' keeps tfjs
-  const host = o.fused !== false && (ranking || loss === 'ce') ? hostNet(clf) : null;
+  const host = o.fused !== false && (ranking || loss === 'ce') ? net : null;
   let out: AttackResult | null = null;
   let todo = Int32Array.from({ length: n }, (_, i) => i); // rows still robust
   for (let q = 0; q < runs && (q === 0 || todo.length > 0); q++) {
