@@ -83,6 +83,9 @@ describe.skipIf(!HAVE_CHROMIUM)('the lab in chromium', () => {
     server = await startLabServer({ run, port: 0, dataDir: TEST_DATA_DIR });
     browser = await launchChromium();
     context = browser.context;
+    // Playwright's 30 s default per wait is a wall-clock budget that a loaded machine exceeded
+    // (the stop case, both cores busy); the test's own 300 s limit still bounds it.
+    context.setDefaultTimeout(120_000);
     page = await context.newPage();
     page.on('console', (m) => {
       if (m.type() === 'error') problems.push(`console: ${m.text()}`);
