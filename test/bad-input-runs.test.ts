@@ -582,7 +582,7 @@ describe('system errors are one line in words, and nothing is left half-written'
     countCase('system error');
   });
 
-  const fullFs = process.env.ROBUSTLAB_TEST_FULL_FS;
+  const fullFs = process.env.ROBUSTLAB_TEST_FULL_FS ?? mountSmallFs();
   it.skipIf(!fullFs)(
     'a full file system: no space left, one line, nothing half-written',
     async () => {
@@ -614,6 +614,24 @@ describe('system errors are one line in words, and nothing is left half-written'
   );
   if (!fullFs)
     console.log(
-      'bad-input: full-file-system case skipped: no small full file system here (making one needs root mounts); set ROBUSTLAB_TEST_FULL_FS to a full one to run it',
+      'bad-input: full-file-system case skipped: no small full file system here (mounting a 64 KiB tmpfs needs root, and `mount` failed or this is not root); set ROBUSTLAB_TEST_FULL_FS to a full one to run it',
     );
 });
+
+/**
+ * A 64 KiB tmpfs of the test's own, when this process may mount one (root, as in CI): any model's
+ * weights overflow it, so the write fails with ENOSPC for real. Unmounted after the file's tests.
+ */
+function mountSmallFs(): string | undefined {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return undefined;
+  const dir = join(W, 'full-fs');
+  mkdirSync(dir, { recursive: true });
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', dir], {
+    stdio: 'ignore',
+  });
+  if (r.status !== 0) return undefined;
+  afterAll(() => {
+    spawnSync('umount', [dir], { stdio: 'ignore' });
+  });
+  return dir;
+}
