@@ -864,6 +864,56 @@ napi_value ApgdInit(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// boxBallDistances(adv, x0, rows, d, mode, out): per row, NaN if a value of adv is outside
+//   [0, 1] (or NaN), else ‖adv − x0‖ (mode 0 L∞, 1 L2) in float64, summed in order: the
+//   read-only first pass of the evaluation's projectRow, for all rows in one call.
+napi_value BoxBallDistances(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 6)
+    return Throw(env, "boxBallDistances needs (adv, x0, rows, d, mode, out)");
+  float *adv, *x0;
+  double* out;
+  size_t la, l0, lo;
+  if (!GetF32(env, argv[0], &adv, &la) || !GetF32(env, argv[1], &x0, &l0) ||
+      !GetF64(env, argv[5], &out, &lo))
+    return Throw(env, "boxBallDistances: adv, x0 must be Float32Arrays and out a Float64Array");
+  int64_t rows, d, mode;
+  if (!GetInt(env, argv[2], &rows) || !GetInt(env, argv[3], &d) || !GetInt(env, argv[4], &mode) ||
+      mode > 1)
+    return Throw(env, "boxBallDistances: rows, d must be non-negative integers and mode 0 or 1");
+  const size_t n = static_cast<size_t>(rows * d);
+  if (la < n || l0 < n || lo < static_cast<size_t>(rows))
+    return Throw(env, "boxBallDistances: arrays too small for the shape");
+  for (int64_t i = 0; i < rows; i++) {
+    const float* a = adv + i * d;
+    const float* b = x0 + i * d;
+    double m = 0.0;
+    int outside = 0;
+    if (mode == 0) {
+      // branch-free and vectorised: max is exact, so any order gives the JS loop's value
+#pragma omp simd reduction(max : m) reduction(| : outside)
+      for (int64_t j = 0; j < d; j++) {
+        const float v = a[j];
+        outside |= !(v >= 0.0f && v <= 1.0f);
+        const double ae = std::fabs(static_cast<double>(v) - static_cast<double>(b[j]));
+        m = ae > m ? ae : m;
+      }
+    } else {
+      // in order (a float64 sum rounds by order), as the JS loop adds
+      for (int64_t j = 0; j < d; j++) {
+        const float v = a[j];
+        outside |= !(v >= 0.0f && v <= 1.0f);
+        const double e = static_cast<double>(v) - static_cast<double>(b[j]);
+        m += e * e;
+      }
+    }
+    const bool inside = !outside;
+    out[i] = inside ? (mode == 0 ? m : std::sqrt(m)) : std::nan("");
+  }
+  return nullptr;
+}
+
 napi_value SetNumThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -919,6 +969,8 @@ NAPI_MODULE_INIT() {
       {"pgdStep", nullptr, PgdStep, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"apgdStep", nullptr, ApgdStep, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"apgdInit", nullptr, ApgdInit, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"boxBallDistances", nullptr, BoxBallDistances, nullptr, nullptr, nullptr, napi_enumerable,
+       nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

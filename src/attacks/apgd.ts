@@ -38,7 +38,7 @@ import type { Classifier } from '../models/classifier.js';
 import { hostNet } from '../models/host-mlp.js';
 import { Progress } from '../util/progress.js';
 import { deriveSeed } from '../util/rng.js';
-import type { AttackResult } from './base.js';
+import type { AttackResult, CallerJudges } from './base.js';
 import {
   argmaxRow,
   checkBoundedInputs,
@@ -52,7 +52,7 @@ import {
 import { apgdCheckpoint, hostApgdRun } from './fused-apgd.js';
 import { projectToBall, steepestDirection, type Norm } from './norms.js';
 
-export interface ApgdOptions {
+export interface ApgdOptions extends CallerJudges {
   eps?: number;
   norm?: Norm;
   steps?: number;
@@ -67,6 +67,11 @@ export interface ApgdOptions {
    * and eotIter is 1 (default true); false forces the tfjs path. Same results either way.
    */
   fused?: boolean;
+  /**
+   * The caller has just classified every given point correctly with this very deterministic
+   * model (evaluateRobustness does, before each attack): the attack's own clean pass is skipped.
+   */
+  knownCorrect?: boolean;
 }
 
 export interface ApgdTOptions extends Omit<ApgdOptions, 'loss'> {
@@ -333,13 +338,19 @@ function drive(
   kind: LogitLoss,
   groups: { tag: string; runs: { target?: (i: number) => number }[] }[],
   label: string,
-  silent?: boolean,
+  o: { silent?: boolean; callerJudges?: boolean; knownCorrect?: boolean },
+  cleanLabels?: Int32Array,
 ): AttackResult {
   const d = clf.inputDim;
   const counts: Counts = { forwards: 0, backwards: 0 };
   const host = hostNet(clf);
-  const clean = hostPredict(clf, x0, n, host);
-  counts.forwards += n;
+  // the clean labels: the caller's (apgdT ranks targets by the clean logits), or a pass here
+  // unless every point is known to be classified correctly
+  let clean = cleanLabels ?? (o.knownCorrect ? labels : null);
+  if (!clean) {
+    clean = hostPredict(clf, x0, n, host).labels;
+    counts.forwards += n;
+  }
   const fusedNet = c.fused && c.eotIter === 1 ? host : null;
   const hostConfig = {
     ...c,
@@ -348,11 +359,11 @@ function drive(
     checkpoints: APGD_DEFAULTS.checkpoints,
   };
   const xAdv = Float32Array.from(x0.subarray(0, n * d));
-  const success = Uint8Array.from({ length: n }, (_, i) => (clean.labels[i] !== labels[i] ? 1 : 0));
+  const success = Uint8Array.from({ length: n }, (_, i) => (clean[i] !== labels[i] ? 1 : 0));
   const steps = new Int32Array(n);
   const bestLoss = new Float64Array(n).fill(-Infinity);
   const total = groups.reduce((a, g) => a + g.runs.length, 0) * c.steps;
-  const bar = new Progress({ label, total, unit: 'step', silent });
+  const bar = new Progress({ label, total, unit: 'step', silent: o.silent });
   let done = 0;
   try {
     for (const group of groups) {
@@ -362,16 +373,19 @@ function drive(
       // rows: (run q, example idx[j]) in run-major order, in chunks of at most MAX_BATCH_ROWS
       const rows = group.runs.flatMap((_, q) => idx.map((i) => [q, i] as const));
       const chunk = Math.max(1, Math.floor(MAX_BATCH_ROWS / group.runs.length)) * group.runs.length;
-      const found = new Uint8Array(rows.length);
-      const lossBest = new Float64Array(rows.length);
-      const xOut = new Float32Array(rows.length * d);
       const sub = Math.max(1, Math.ceil(rows.length / chunk));
+      // one chunk: its run's own result arrays serve as the group's (no copy)
+      let found: Uint8Array = new Uint8Array(sub > 1 ? rows.length : 0);
+      let lossBest: Float64Array = new Float64Array(sub > 1 ? rows.length : 0);
+      let xOut: Float32Array = new Float32Array(sub > 1 ? rows.length * d : 0);
       // one tick of the batched run is one step of each of its runs (per chunk)
       const runBar = { tick: (k: number) => bar.tick((k * group.runs.length) / sub) };
       for (let s0 = 0, part = 0; s0 < rows.length; s0 += chunk, part++) {
         const part_ = rows.slice(s0, s0 + chunk);
-        const xs = new Float32Array(part_.length * d);
-        part_.forEach(([, i], j) => xs.set(x0.subarray(i * d, (i + 1) * d), j * d));
+        // every example, once: x0 itself (the run copies what it modifies)
+        const whole = part_.length === n && group.runs.length === 1;
+        const xs = whole ? x0.subarray(0, n * d) : new Float32Array(part_.length * d);
+        if (!whole) part_.forEach(([, i], j) => xs.set(x0.subarray(i * d, (i + 1) * d), j * d));
         const y = Int32Array.from(part_, ([, i]) => labels[i]);
         const target = group.runs[0].target
           ? Int32Array.from(part_, ([q, i]) => group.runs[q].target!(i))
@@ -383,9 +397,12 @@ function drive(
               randomInit(xt, c.eps, c.norm, seed),
             )
           : apgdRun(clf, xs, y, target, kind, c, seed, counts, runBar);
-        found.set(out.found, s0);
-        lossBest.set(out.lossBest, s0);
-        xOut.set(out.xOut, s0 * d);
+        if (sub === 1) ({ found, lossBest, xOut } = out);
+        else {
+          found.set(out.found, s0);
+          lossBest.set(out.lossBest, s0);
+          xOut.set(out.xOut, s0 * d);
+        }
         rows.slice(s0, s0 + part_.length).forEach(([, i], j) => (steps[i] += out.iters[j]));
       }
       rows.forEach(([, i], j) => {
@@ -401,7 +418,17 @@ function drive(
   } finally {
     bar.finish();
   }
-  return finishResult(clf, xAdv, n, labels, success, steps, counts.forwards, counts.backwards);
+  return finishResult(
+    clf,
+    xAdv,
+    n,
+    labels,
+    success,
+    steps,
+    counts.forwards,
+    counts.backwards,
+    o.callerJudges,
+  );
 }
 
 /** APGD-CE (default) or APGD-DLR, untargeted. */
@@ -418,7 +445,7 @@ export function apgd(
   if (kind === 'dlr' && clf.numClasses < 3) throw new RangeError('the DLR loss needs ≥ 3 classes');
   // Restarts in turn, each on the points still robust (the reference's order).
   const groups = Array.from({ length: c.restarts }, (_, r) => ({ tag: `restart${r}`, runs: [{}] }));
-  return drive(clf, x0, n, labels, c, kind, groups, `apgd-${kind}`, o.silent);
+  return drive(clf, x0, n, labels, c, kind, groups, `apgd-${kind}`, o);
 }
 
 /** APGD-T: targeted DLR towards the 2nd, 3rd, … highest clean logit in turn. */
@@ -437,6 +464,7 @@ export function apgdT(
     throw new RangeError(`nTargetClasses must be an integer in [1, ${k - 1}] (got ${nT})`);
   const clean = hostPredict(clf, x0, n, hostNet(clf)).logits;
   const ranked = Array.from({ length: n }, (_, i) => sortedClasses(clean, i, k));
+  const cleanLabels = Int32Array.from({ length: n }, (_, i) => argmaxRow(clean, i, k));
   // Per restart, the nT targets of every still-robust point in one batch (the reference runs
   // them one after another; per point the kept result is the same rule: first target that
   // succeeds, else the highest loss).
@@ -444,7 +472,7 @@ export function apgdT(
     tag: `targets:restart${r}`,
     runs: Array.from({ length: nT }, (_, q) => ({ target: (i: number) => ranked[i][q + 1] })),
   }));
-  const res = drive(clf, x0, n, labels, c, 'dlr-targeted', groups, 'apgd-t', o.silent);
+  const res = drive(clf, x0, n, labels, c, 'dlr-targeted', groups, 'apgd-t', o, cleanLabels);
   res.forwards = (res.forwards ?? 0) + n;
   return res;
 }

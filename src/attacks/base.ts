@@ -54,7 +54,22 @@ export const DEFAULT_EPS: Record<Norm, number> = { linf: 0.3, l2: 2.0 };
 export const BOX_RANGE = { clampMin: 0, clampMax: 1 } as const;
 
 /** The options every standard (untargeted) attack takes. */
-export interface StandardAttackOptions {
+/**
+ * For a caller that judges the returned points itself (evaluateRobustness judges every
+ * attack's output on its judge, after the ε-projection): the attack skips its own final
+ * re-evaluation pass and the in-budget recheck of its successes. finalLabel is then -1 and
+ * goalProb NaN for every row, and `success` is the attack's own, unverified, verdict.
+ */
+export interface CallerJudges {
+  callerJudges?: boolean;
+}
+
+/** finalLabel and goalProb of a result whose caller judges it (CallerJudges). */
+export function unjudged(n: number): { finalLabel: Int32Array; goalProb: Float32Array } {
+  return { finalLabel: new Int32Array(n).fill(-1), goalProb: new Float32Array(n).fill(NaN) };
+}
+
+export interface StandardAttackOptions extends CallerJudges {
   eps?: number;
   norm?: Norm;
   steps?: number;
@@ -144,8 +159,12 @@ export interface AttackResult {
   success: Uint8Array;
   /** Updates taken: at success, or maxSteps for a failure. */
   steps: Int32Array;
-  /** p(labels[i]) at xAdv, re-evaluated: p(goal) when targeted, p(true) when not. */
+  /**
+   * p(labels[i]) at xAdv, re-evaluated: p(goal) when targeted, p(true) when not (NaN when the
+   * caller judges: CallerJudges).
+   */
   goalProb: Float32Array;
+  /** The label of xAdv, re-evaluated (-1 when the caller judges: CallerJudges). */
   finalLabel: Int32Array;
   n: number;
   dim: number;

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../models/classifier.js';
 import type { HostMlp } from '../models/host-mlp.js';
-import { checkAttackInputs, rejudge, type AttackResult } from './base.js';
+import { checkAttackInputs, rejudge, unjudged, type AttackResult } from './base.js';
 import { NORMS, type Norm } from './norms.js';
 
 /** Conventional MNIST budgets (Madry et al. 2018; Croce & Hein 2020): L∞ 0.3, L2 2.0. */
@@ -24,7 +24,8 @@ export function checkBoundedInputs(
   if (!(o.eps > (o.minEps ?? 0))) throw new RangeError(`eps must be > 0 (got ${o.eps})`);
   if (!Number.isInteger(o.restarts) || o.restarts < 1)
     throw new RangeError(`restarts must be an integer ≥ 1 (got ${o.restarts})`);
-  for (let i = 0; i < n * clf.inputDim; i++) {
+  const len = n * clf.inputDim; // once: a wrapper's inputDim is a getter chain
+  for (let i = 0; i < len; i++) {
     if (!(x0[i] >= 0 && x0[i] <= 1)) throw new RangeError(`x0[${i}] = ${x0[i]} is outside [0, 1]`);
   }
 }
@@ -128,7 +129,10 @@ export function logitLoss(
   return { loss, dz };
 }
 
-/** Fill an AttackResult from the attack's points: labels and p(true) re-evaluated at xAdv. */
+/**
+ * Fill an AttackResult from the attack's points: labels and p(true) re-evaluated at xAdv (unless
+ * the caller judges them: CallerJudges).
+ */
 export function finishResult(
   clf: Classifier,
   xAdv: Float32Array,
@@ -138,8 +142,9 @@ export function finishResult(
   steps: Int32Array,
   forwards: number,
   backwards: number,
+  callerJudges = false,
 ): AttackResult {
-  const { finalLabel, goalProb } = rejudge(clf, xAdv, n, labels);
+  const { finalLabel, goalProb } = callerJudges ? unjudged(n) : rejudge(clf, xAdv, n, labels);
   return {
     xAdv,
     success,
@@ -148,7 +153,7 @@ export function finishResult(
     finalLabel,
     n,
     dim: clf.inputDim,
-    forwards: forwards + n,
+    forwards: forwards + (callerJudges ? 0 : n),
     backwards,
   };
 }

@@ -38,11 +38,11 @@ import type { Classifier } from '../models/classifier.js';
 import { hostNet, type HostMlp } from '../models/host-mlp.js';
 import { Progress } from '../util/progress.js';
 import { deriveSeed, Rng } from '../util/rng.js';
-import type { AttackResult } from './base.js';
+import type { AttackResult, CallerJudges } from './base.js';
 import { checkBoundedInputs, finishResult, hostPredict, sortedClasses } from './bounded-common.js';
 import type { Norm } from './norms.js';
 
-export interface FabOptions {
+export interface FabOptions extends CallerJudges {
   eps?: number;
   norm?: Norm;
   steps?: number;
@@ -428,5 +428,15 @@ export function fab(
   }
   // success = misclassified at xAdv, at whatever distance: the caller judges it at its ε
   const success = Uint8Array.from(best, (b) => (b < Infinity ? 1 : 0));
-  return finishResult(clf, xAdv, n, labels, success, steps, counts.forwards, counts.backwards);
+  return finishResult(
+    clf,
+    xAdv,
+    n,
+    labels,
+    success,
+    steps,
+    counts.forwards,
+    counts.backwards,
+    o.callerJudges,
+  );
 }

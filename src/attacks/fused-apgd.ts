@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NativeElementwise } from '../backend/host-kernels.js';
 import type { HostMlp } from '../models/host-mlp.js';
+import { ScratchPool } from '../util/scratch.js';
 import { tfRandomUniform } from '../util/tf-random.js';
 import { tidyData } from '../util/tidy-data.js';
 import { argmaxRow, logitLoss, type LogitLoss } from './bounded-common.js';
@@ -39,10 +40,11 @@ export interface HostApgdConfig {
 }
 
 /**
- * randomInit of apgd.ts on the host for L∞ (x0 + ε·t/(max|t| + 1e-12), t uniform in [−1, 1],
- * clipped to [0, 1]); L2 goes through `tfInit` (its norm is the backend's).
+ * randomInit of apgd.ts on the host, into `t`: for L∞ x0 + ε·t/(max|t| + 1e-12), t uniform in
+ * [−1, 1], clipped to [0, 1]; L2 goes through `tfInit` (its norm is the backend's).
  */
 function hostInit(
+  t: Float32Array,
   x0: Float32Array,
   rows: number,
   d: number,
@@ -51,13 +53,14 @@ function hostInit(
   seed: number,
   tfInit: (x: tf.Tensor2D) => tf.Tensor2D,
   loops: NativeElementwise | null,
-): Float32Array {
-  if (norm !== 'linf') return tidyData(() => tfInit(tf.tensor2d(x0, [rows, d])));
-  const t = new Float32Array(rows * d);
+): void {
+  if (norm !== 'linf') return t.set(tidyData(() => tfInit(tf.tensor2d(x0, [rows, d]))));
   tfRandomUniform(t, -1, 1, seed);
   (loops?.apgdInit ?? apgdInitJs)(x0, t, rows, d, eps, INIT_EPS);
-  return t;
 }
+
+/** hostApgdRun's iterate arrays, reused from call to call (util/scratch.ts). */
+const pool = new ScratchPool();
 
 /**
  * t ← clip01(x0 + ε·t/(max_row|t| + initEps)) per row, in place: randomInit's arithmetic after
@@ -253,13 +256,20 @@ export function hostApgdRun(
   let counter = 0;
 
   let active = Int32Array.from({ length: rows }, (_, i) => i);
-  const xt0 = Float32Array.from(x0In.subarray(0, rows * d));
-  let x: Float32Array = hostInit(xt0, rows, d, eps, norm, seed, tfInit, net.loops);
-  let xOld: Float32Array = Float32Array.from(x);
-  const xBest = Float32Array.from(x);
-  let next: Float32Array = new Float32Array(rows * d);
-  const grad = new Float32Array(rows * d);
-  const gradBest = new Float32Array(rows * d);
+  // Work arrays from the pool: each is written before it is read (xOld: its first use is
+  // scaled by 1 − a = 0, so it only has to be finite, and it is x's copy as in the tfjs path).
+  const size = rows * d;
+  const xt0 = pool.f32('x0', size);
+  xt0.set(x0In.subarray(0, size));
+  let x = pool.f32('x', size);
+  hostInit(x, xt0, rows, d, eps, norm, seed, tfInit, net.loops);
+  let xOld = pool.f32('xOld', size);
+  xOld.set(x);
+  const xBest = pool.f32('xBest', size);
+  xBest.set(x);
+  let next = pool.f32('next', size);
+  const grad = pool.f32('grad', size);
+  const gradBest = pool.f32('gradBest', size);
   const yA = Int32Array.from(y);
   const tA = target ? Int32Array.from(target) : undefined;
   let logits = new Float32Array(0);

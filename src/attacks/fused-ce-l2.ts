@@ -90,7 +90,11 @@ export const attackStepJs: NonNullable<NativeElementwise['attackStep']> = (
 };
 
 /** Keep rows `keep` (increasing) of a row-major array in place, at the front. */
-export function compact<T extends Float32Array | Int32Array>(a: T, keep: number[], width: number): void {
+export function compact<T extends Float32Array | Int32Array>(
+  a: T,
+  keep: number[],
+  width: number,
+): void {
   keep.forEach((r, k) => {
     if (r !== k) a.copyWithin(k * width, r * width, (r + 1) * width);
   });

@@ -96,12 +96,15 @@ export function hostRandomStartLinf(
   seed: number,
   box: { min: number; max: number } | null = BOX,
 ): Float32Array {
-  const out = new Float32Array(n * d);
+  const len = n * d;
+  const out = new Float32Array(len);
   tfRandomUniform(out, -eps, eps, seed);
-  for (let i = 0; i < n * d; i++) {
-    let v = Math.fround(x0[i] + out[i]);
-    if (box) v = v < box.min ? box.min : v > box.max ? box.max : v;
-    out[i] = v;
+  // the bounds in locals (±∞ without a box: the same values), no property reads per element
+  const lo = box ? box.min : -Infinity;
+  const hi = box ? box.max : Infinity;
+  for (let i = 0; i < len; i++) {
+    const v = Math.fround(x0[i] + out[i]);
+    out[i] = v < lo ? lo : v > hi ? hi : v;
   }
   return out;
 }

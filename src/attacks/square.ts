@@ -31,11 +31,11 @@ import type { Classifier } from '../models/classifier.js';
 import { hostNet } from '../models/host-mlp.js';
 import { Progress } from '../util/progress.js';
 import { deriveSeed, Rng } from '../util/rng.js';
-import type { AttackResult } from './base.js';
+import type { AttackResult, CallerJudges } from './base.js';
 import { checkBoundedInputs, finishResult, hostPredict, MNIST_EPS } from './bounded-common.js';
 import type { Norm } from './norms.js';
 
-export interface SquareOptions {
+export interface SquareOptions extends CallerJudges {
   eps?: number;
   norm?: Norm;
   steps?: number;
@@ -231,15 +231,21 @@ function squareRun(
         xNew.set(xBest.subarray(o, o + d), on);
         for (let ch = 0; ch < C; ch++) {
           const step = 2 * eps * sign(rng);
-          for (let i = 0; i < s; i++)
+          // min(max(x + step, x0 − ε), x0 + ε), then the box: ternaries in float64, as the
+          // Math.min/max form computes (no NaN here), ~3× faster in V8
+          for (let i = 0; i < s; i++) {
+            const row = o + (ch * H + vh + i) * W + vw;
+            const rowNew = on - o + row;
             for (let q = 0; q < s; q++) {
-              const px = (ch * H + vh + i) * W + vw + q;
-              const v = Math.min(
-                Math.max(xBest[o + px] + step, x0[o + px] - eps),
-                x0[o + px] + eps,
-              );
-              xNew[on + px] = clip01(v);
+              const a = x0[row + q];
+              const lo = a - eps;
+              const hi = a + eps;
+              let v = xBest[row + q] + step;
+              v = v > lo ? v : lo;
+              v = v < hi ? v : hi;
+              xNew[rowNew + q] = v < 0 ? 0 : v > 1 ? 1 : v;
             }
+          }
         }
         return;
       }
@@ -383,5 +389,5 @@ export function square(
   } finally {
     bar.finish();
   }
-  return finishResult(clf, xAdv, n, labels, success, steps, counts.forwards, 0);
+  return finishResult(clf, xAdv, n, labels, success, steps, counts.forwards, 0, o.callerJudges);
 }

@@ -193,6 +193,18 @@ export interface NativeElementwise {
     mode: number,
     rootEps: number,
   ): void;
+  /**
+   * Per row of [rows, d]: NaN if a value of adv is outside [0, 1] or NaN, else ‖adv − x0‖
+   * (mode 0 L∞, 1 L2) in float64 summed in order: projectRow's read-only first pass, batched.
+   */
+  boxBallDistances?(
+    adv: Float32Array,
+    x0: Float32Array,
+    rows: number,
+    d: number,
+    mode: number,
+    out: Float64Array,
+  ): void;
   /** g[i] = 0 where h[i] ≤ 0, for i < n: a ReLU's backward pass given its output h. */
   reluMask?(g: Float32Array, h: Float32Array, n: number): void;
   /** h[i] = h[i] < 0 ? alpha·h[i] : h[i], for i < n, in place (float32 alpha). */

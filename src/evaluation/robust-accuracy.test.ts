@@ -1,7 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { apgd, apgdT } from '../attacks/apgd.js';
+import { fab } from '../attacks/fab.js';
 import { hostRowNorms } from '../attacks/norms.js';
-import type { MlpClassifier } from '../models/classifier.js';
+import { pgd as pgdAttack } from '../attacks/pgd.js';
+import { square } from '../attacks/square.js';
+import { nativeLoops } from '../backend/host-kernels.js';
+import { Rng } from '../util/rng.js';
+import { predict, type MlpClassifier } from '../models/classifier.js';
 import { smallMnistLrl, testFgsm, testPgd } from '../testing/evaluation-fixtures.js';
 import { testBackend } from '../testing/fixtures.js';
 import { decodeNpy, encodeNpy } from './npy.js';
@@ -11,6 +17,7 @@ import {
   CountingClassifier,
   curveFromDistances,
   evaluateRobustness,
+  projectRow,
   type AttackSpec,
 } from './robust-accuracy.js';
 
@@ -125,6 +132,79 @@ describe('evaluateRobustness on a real MNIST LRL', () => {
     expect(new Set(ev.cleanAccuracyDraws).size).toBeGreaterThan(1);
     for (const s of ev.robustScore)
       expect([0, 0.2, 0.4, 0.6, 0.8, 1].some((v) => Math.abs(v - s) < 1e-6)).toBe(true);
+  });
+});
+
+describe("the evaluation's shortcuts give its results unchanged", () => {
+  it("the addon's boxBallDistances: projectRow's distance and in-box verdict, row by row", () => {
+    const loops = nativeLoops();
+    if (!loops?.boxBallDistances) return; // no addon: projectRow alone runs
+    const rng = new Rng(3);
+    const rows = 41;
+    const d = 97;
+    const x0 = Float32Array.from({ length: rows * d }, () => rng.next());
+    const adv = Float32Array.from(x0, (v) =>
+      Math.min(1, Math.max(0, v + (rng.next() - 0.5) * 0.7)),
+    );
+    adv[3 * d + 5] = 1.0000001; // just outside the box
+    adv[7 * d + 96] = NaN;
+    adv[9 * d] = -0; // inside
+    adv[11 * d + 1] = -1e-9;
+    adv[13 * d + 2] = Infinity;
+    for (const [mode, norm] of [
+      [0, 'linf'],
+      [1, 'l2'],
+    ] as const) {
+      const out = new Float64Array(rows);
+      loops.boxBallDistances(adv, x0, rows, d, mode, out);
+      const tol = budgetTolerance(0.3, norm, d);
+      let outside = 0;
+      for (let r = 0; r < rows; r++) {
+        const p = projectRow(adv.slice(), x0, r, d, Infinity, norm, tol);
+        const inBox = adv.subarray(r * d, (r + 1) * d).every((v) => v >= 0 && v <= 1);
+        expect(Number.isNaN(out[r])).toBe(!inBox);
+        if (!inBox) outside++;
+        else {
+          expect(p.moved).toBe(false);
+          expect(out[r]).toBe(p.dist); // the same float64, not just close
+        }
+      }
+      expect(outside).toBe(4);
+    }
+  });
+
+  it('callerJudges: the same points and verdicts, without the final re-evaluation pass', () => {
+    const n = 12;
+    const o = { eps: 0.1, norm: 'linf' as const, steps: 8, seed: 4, silent: true };
+    const runs = [
+      (j: boolean) => apgd(clf, x, n, y, { ...o, callerJudges: j }),
+      (j: boolean) => apgdT(clf, x, n, y, { ...o, nTargetClasses: 2, callerJudges: j }),
+      (j: boolean) => square(clf, x, n, y, { ...o, steps: 30, callerJudges: j }),
+      (j: boolean) => fab(clf, x, n, y, { ...o, nTargetClasses: 2, callerJudges: j }),
+      (j: boolean) => pgdAttack(clf, x, n, y, { ...o, callerJudges: j }),
+    ];
+    for (const run of runs) {
+      const own = run(false);
+      const deferred = run(true);
+      expect(deferred.xAdv).toEqual(own.xAdv);
+      expect(deferred.success).toEqual(own.success);
+      expect(Array.from(deferred.finalLabel)).toEqual(new Array(n).fill(-1));
+      expect(deferred.forwards).toBeLessThanOrEqual(own.forwards!);
+    }
+  });
+
+  it('knownCorrect: APGD without its clean pass gives the same points on correct inputs', () => {
+    const clean = predict(clf, x, N).labels;
+    const idx = Array.from({ length: N }, (_, i) => i).filter((i) => clean[i] === y[i]);
+    const xs = new Float32Array(idx.length * 784);
+    idx.forEach((i, j) => xs.set(x.subarray(i * 784, (i + 1) * 784), j * 784));
+    const ys = Int32Array.from(idx, (i) => y[i]);
+    const o = { eps: 0.1, steps: 8, seed: 5, silent: true };
+    const own = apgd(clf, xs, idx.length, ys, o);
+    const known = apgd(clf, xs, idx.length, ys, { ...o, knownCorrect: true });
+    expect(known.xAdv).toEqual(own.xAdv);
+    expect(known.success).toEqual(own.success);
+    expect(known.forwards).toBe(own.forwards! - idx.length); // one clean pass fewer
   });
 });
 
