@@ -3,7 +3,9 @@
 Same model (a robustlab model directory, loaded by hand), same test points, same attacks and
 settings: PGD L∞, APGD-CE, Square L∞ and the `autoattack` standard cascade. Like robustlab's,
 every attack drops an example from its batch at its first adversarial iterate (FAB-T, a
-minimum-norm attack, runs all its iterations), so both sides do the same work. The stage list comes
+minimum-norm attack, runs all its iterations), and robust accuracy is judged on the points an
+attack returns (robustlab re-evaluates them; the cascade judges each stage's output, as
+fra31/auto-attack does), so both sides do the same work. The stage list comes
 from robustlab's side as JSON (--stages), so names and settings are declared once.
 Prints one JSON object: {"torch", "threads", "seconds": {stage: median seconds},
 "robust": {stage: robust accuracy}}; with --probe, only {"probe": seconds} of one short stage
@@ -28,22 +30,33 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_eval as te  # noqa: E402
 
 
-def run_stage(st, model, x, y):
+def attack(st, model, x, y):
+    """One attack of a stage: (robust flags, the points returned)."""
     a, eps, seed = st["attack"], st["eps"], st.get("seed", 0)
     if a == "pgd":
-        return te.pgd_linf(model, x, y, eps, st["steps"], st.get("stepSize"), st.get("restarts", 1), seed)
+        return te.pgd_linf(model, x, y, eps, st["steps"], st.get("stepSize"), st.get("restarts", 1), seed,
+                           return_adv=True)
     if a == "apgd-ce":
-        return te.apgd(model, x, y, eps, st["steps"], st.get("restarts", 1), seed, "ce", drop_finished=True)
+        return te.apgd(model, x, y, eps, st["steps"], st.get("restarts", 1), seed, "ce", drop_finished=True,
+                       return_adv=True)
     if a == "apgd-t":
         return te.apgd(model, x, y, eps, st["steps"], st.get("restarts", 1), seed, "dlr-targeted", 9,
-                       drop_finished=True)
+                       drop_finished=True, return_adv=True)
     if a == "fab-t":
-        return te.fab_t_linf(model, x, y, eps, st["steps"], 9, seed)
+        return te.fab_t_linf(model, x, y, eps, st["steps"], 9, seed, return_adv=True)
     if a == "square":
-        return te.square_linf(model, x, y, eps, st["queries"], seed=seed)
-    if a == "autoattack":
-        return te.autoattack_standard(model, x, y, eps, seed, drop_finished=True)[0]
+        return te.square_linf(model, x, y, eps, st["queries"], seed=seed, return_adv=True)
     raise ValueError(f"unknown attack {a}")
+
+
+def run_stage(st, model, x, y):
+    """Robust flags of a stage. A single attack is judged on the points it returns (one forward
+    pass over all of them), as robustlab's attacks re-evaluate theirs and as a user of
+    torchattacks measures robust accuracy; the cascade judges each of its stages itself."""
+    if st["attack"] == "autoattack":
+        return te.autoattack_standard(model, x, y, st["eps"], st.get("seed", 0), drop_finished=True)[0]
+    _, x_adv = attack(st, model, x, y)
+    return te.predict(model, x_adv) == y
 
 
 def main():

@@ -116,11 +116,15 @@ def predict(model, x, bs=2000):
 # ---------------------------------------------------------------- PGD (Madry et al. 2018)
 
 
-def pgd_linf(model, x, y, eps, steps=100, step_size=None, restarts=1, seed=0):
-    """Robust flags (True = never misclassified) under PGD L∞ with `restarts` random starts."""
+def pgd_linf(model, x, y, eps, steps=100, step_size=None, restarts=1, seed=0, return_adv=False):
+    """Robust flags (True = never misclassified) under PGD L∞ with `restarts` random starts.
+
+    return_adv: also the points returned (each row's first adversarial iterate, else its last).
+    """
     alpha = step_size if step_size is not None else 2.5 * eps / max(steps, 1)
     gen = torch.Generator().manual_seed(seed)
     robust = predict(model, x) == y
+    x_adv = x.clone()
     for _ in range(restarts):
         idx = robust.nonzero().squeeze(1)
         if idx.numel() == 0:
@@ -134,18 +138,20 @@ def pgd_linf(model, x, y, eps, steps=100, step_size=None, restarts=1, seed=0):
             fooled = logits.detach().argmax(1) != yy[act]
             if t == steps or fooled.all():
                 robust[idx[act[fooled]]] = False
+                x_adv[idx[act]] = xa.detach()
                 break
             # the step's own forward serves both the check and the gradient
             (g,) = torch.autograd.grad(F.cross_entropy(logits, yy[act], reduction="sum"), xa)
             xa = xa.detach()
             if fooled.any():
                 robust[idx[act[fooled]]] = False
+                x_adv[idx[act[fooled]]] = xa[fooled]
                 keep = ~fooled
                 act, xa, g = act[keep], xa[keep], g[keep]
             with torch.no_grad():
                 x0a = x0[act]
                 xa = torch.min(torch.max(xa + alpha * g.sign(), x0a - eps), x0a + eps).clamp(0, 1)
-    return robust
+    return (robust, x_adv) if return_adv else robust
 
 
 # ---------------------------------------------------------------- APGD (Croce & Hein 2020)
@@ -163,6 +169,8 @@ def _apgd_single_run(model, x, y, eps, n_iter, loss_fn, rho=0.75, drop_finished=
     loss_fn(logits, rows) gives the per-row loss of batch rows `rows`. drop_finished: a row
     leaves the batch at its first misclassified iterate (robustlab's APGD does this; every
     row's own trajectory and verdict are unchanged, as rows never interact after the start).
+    Returns (rows ever misclassified, the points: each row's first misclassified iterate, else
+    its best-loss point, as robustlab's APGD returns them).
     """
     n_iter_2 = max(int(0.22 * n_iter), 1)
     n_iter_min = max(int(0.06 * n_iter), 1)
@@ -170,6 +178,7 @@ def _apgd_single_run(model, x, y, eps, n_iter, loss_fn, rho=0.75, drop_finished=
     n = x.shape[0]
     rows = torch.arange(n)  # batch rows still attacked
     fooled_all = torch.zeros(n, dtype=torch.bool)
+    x_out = x.clone()
 
     t = 2 * torch.rand(x.shape) - 1
     t = t / (t.abs().max(1, keepdim=True)[0] + 1e-12)
@@ -187,6 +196,7 @@ def _apgd_single_run(model, x, y, eps, n_iter, loss_fn, rho=0.75, drop_finished=
     logits, loss_indiv, grad = loss_grad(x_adv)
     grad_best = grad.clone()
     acc = logits.argmax(1) == y
+    x_out[~acc] = x_adv[~acc]
     loss_best = loss_indiv.clone()
     step_size = 2.0 * eps * torch.ones(n, 1)
     x_adv_old = x_adv.clone()
@@ -217,7 +227,10 @@ def _apgd_single_run(model, x, y, eps, n_iter, loss_fn, rho=0.75, drop_finished=
             x_adv = torch.min(torch.max(z, x - eps), x + eps).clamp(0.0, 1.0)
 
         logits, loss_indiv, grad = loss_grad(x_adv)
-        acc = acc & (logits.argmax(1) == y)
+        newly = acc & (logits.argmax(1) != y)
+        if newly.any():
+            x_out[rows[newly]] = x_adv[newly]
+        acc = acc & ~newly
 
         with torch.no_grad():
             loss_steps[i] = loss_indiv
@@ -245,17 +258,20 @@ def _apgd_single_run(model, x, y, eps, n_iter, loss_fn, rho=0.75, drop_finished=
                 counter3 = 0
     if rows.numel():
         fooled_all[rows[~acc]] = True
-    return fooled_all
+        x_out[rows[acc]] = x_best[acc]
+    return fooled_all, x_out
 
 
 def apgd(model, x, y, eps, n_iter=100, restarts=1, seed=0, loss="ce", n_target_classes=9,
-         robust=None, drop_finished=False):
-    """APGD-CE (loss='ce') or APGD-T (loss='dlr-targeted') L∞; returns robust flags.
+         robust=None, drop_finished=False, return_adv=False):
+    """APGD-CE (loss='ce') or APGD-T (loss='dlr-targeted') L∞; returns robust flags (and, with
+    return_adv, the points returned).
 
     Restarts/targets run on the points still robust; the seed is set once, before them, as in
     the reference's perturb().
     """
     robust = (predict(model, x) == y) if robust is None else robust.clone()
+    x_adv = x.clone()
     torch.manual_seed(seed)
     if loss == "ce":
         rounds = [None] * restarts
@@ -272,9 +288,10 @@ def apgd(model, x, y, eps, n_iter=100, restarts=1, seed=0, loss="ce", n_target_c
             with torch.no_grad():
                 y_target = model(xs).sort(1)[1][:, -target_class]
             fn = lambda lg, rows, yy=ys, yt=y_target: _dlr_targeted(lg, yy[rows], yt[rows])  # noqa: E731
-        fooled = _apgd_single_run(model, xs, ys, eps, n_iter, fn, drop_finished=drop_finished)
+        fooled, xo = _apgd_single_run(model, xs, ys, eps, n_iter, fn, drop_finished=drop_finished)
         robust[idx[fooled]] = False
-    return robust
+        x_adv[idx] = xo
+    return (robust, x_adv) if return_adv else robust
 
 
 # ---------------------------------------------------------------- FAB-T (Croce & Hein 2020)
@@ -342,8 +359,10 @@ def _fab_t_single_run(model, x, y, y_target, eps, n_iter=100, alpha_max=0.1, eta
     return adv, res2
 
 
-def fab_t_linf(model, x, y, eps, n_iter=100, n_target_classes=9, seed=0, robust=None):
+def fab_t_linf(model, x, y, eps, n_iter=100, n_target_classes=9, seed=0, robust=None,
+               return_adv=False):
     robust = (predict(model, x) == y) if robust is None else robust.clone()
+    x_adv = x.clone()
     torch.manual_seed(seed)
     for target_class in range(2, n_target_classes + 2):
         idx = robust.nonzero().squeeze(1)
@@ -356,7 +375,8 @@ def fab_t_linf(model, x, y, eps, n_iter=100, n_target_classes=9, seed=0, robust=
         with torch.no_grad():
             ok = (model(adv).argmax(1) != ys) & ((adv - xs).abs().max(1)[0] <= eps)
         robust[idx[ok]] = False
-    return robust
+        x_adv[idx[ok]] = adv[ok]
+    return (robust, x_adv) if return_adv else robust
 
 
 # ---------------------------------------------------------------- Square (Andriushchenko et al. 2020)
@@ -370,13 +390,16 @@ def _p_selection(p_init, it):
     return p_init / 512
 
 
-def square_linf(model, x, y, eps, n_queries=5000, p_init=0.8, seed=0, side=28, robust=None):
-    """Square L∞ on [n, side²] images (one channel); returns robust flags."""
+def square_linf(model, x, y, eps, n_queries=5000, p_init=0.8, seed=0, side=28, robust=None,
+                return_adv=False):
+    """Square L∞ on [n, side²] images (one channel); returns robust flags (and, with return_adv,
+    the points returned: each row's best query)."""
     robust = (predict(model, x) == y) if robust is None else robust.clone()
+    x_adv = x.clone()
     torch.manual_seed(seed)
     idx = robust.nonzero().squeeze(1)
     if idx.numel() == 0:
-        return robust
+        return (robust, x_adv) if return_adv else robust
     h = w = side
     xs = x[idx].view(-1, 1, h, w)
     ys = y[idx]
@@ -413,7 +436,8 @@ def square_linf(model, x, y, eps, n_queries=5000, p_init=0.8, seed=0, side=28, r
         margin_min[todo] = torch.where(improved, m, m_curr)
         x_best[todo] = torch.where(improved[:, None, None, None], x_new, xb_curr)
     robust[idx[margin_min <= 0]] = False
-    return robust
+    x_adv[idx] = x_best.reshape(len(idx), -1)
+    return (robust, x_adv) if return_adv else robust
 
 
 # ---------------------------------------------------------------- the standard cascade
@@ -421,20 +445,28 @@ def square_linf(model, x, y, eps, n_queries=5000, p_init=0.8, seed=0, side=28, r
 
 def autoattack_standard(model, x, y, eps, seed=0, n_iter=100, square_queries=5000, log=None,
                         drop_finished=False):
-    """Robust flags after each stage of AutoAttack's standard L∞ version, and the final ones."""
+    """Robust flags after each stage of AutoAttack's standard L∞ version, and the final ones.
+
+    Each stage is judged on the points it returns (a forward pass on the rows it attacked), as
+    fra31/auto-attack's run_standard_evaluation does and robustlab's evaluateRobustness does.
+    """
     robust = predict(model, x) == y
     acc = {"clean": robust.float().mean().item()}
     d = drop_finished
     stages = [
-        ("apgd-ce", lambda r: apgd(model, x, y, eps, n_iter, 1, seed, "ce", robust=r, drop_finished=d)),
+        ("apgd-ce", lambda r: apgd(model, x, y, eps, n_iter, 1, seed, "ce", robust=r, drop_finished=d,
+                                   return_adv=True)),
         ("apgd-t", lambda r: apgd(model, x, y, eps, n_iter, 1, seed, "dlr-targeted", 9, robust=r,
-                                  drop_finished=d)),
-        ("fab-t", lambda r: fab_t_linf(model, x, y, eps, n_iter, 9, seed, robust=r)),
-        ("square", lambda r: square_linf(model, x, y, eps, square_queries, seed=seed, robust=r)),
+                                  drop_finished=d, return_adv=True)),
+        ("fab-t", lambda r: fab_t_linf(model, x, y, eps, n_iter, 9, seed, robust=r, return_adv=True)),
+        ("square", lambda r: square_linf(model, x, y, eps, square_queries, seed=seed, robust=r,
+                                         return_adv=True)),
     ]
     for name, run in stages:
         if robust.any():
-            robust = run(robust)
+            idx = robust.nonzero().squeeze(1)
+            _, x_adv = run(robust)
+            robust[idx] = predict(model, x_adv[idx]) == y[idx]
         acc[name] = robust.float().mean().item()
         if log:
             log(f"{name}: robust accuracy {acc[name]:.4f}")

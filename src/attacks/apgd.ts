@@ -29,7 +29,7 @@
  * the draws (the reference keeps the last draw's loss); success is still judged on the last
  * draw's prediction, as there; (3) APGD-T's target ranking is taken once from the clean logits
  * (the reference recomputes them per target, identical for a deterministic model); (4) seeds
- * are derived per run from `seed` (tfjs's generator, so not the reference's random numbers).
+ * are derived per run from `seed` (robustlab's generators, so not the reference's random numbers).
  * Kept from the reference: the first checkpoint compares the first iterate's loss with 0 (its
  * loss_steps[-1]), and the condition-1 test is "increases ≤ rho·interval".
  */
@@ -37,7 +37,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../models/classifier.js';
 import { hostNet } from '../models/host-mlp.js';
 import { Progress } from '../util/progress.js';
-import { deriveSeed } from '../util/rng.js';
+import { deriveSeed, fillUniform } from '../util/rng.js';
 import type { AttackResult, CallerJudges } from './base.js';
 import {
   argmaxRow,
@@ -106,14 +106,20 @@ interface Counts {
   backwards: number;
 }
 
+/** [rows, d] uniform in [−1, 1) (fillUniform). */
+function uniformTensor(shape: [number, number], seed: number): tf.Tensor2D {
+  const u = new Float32Array(shape[0] * shape[1]);
+  fillUniform(u, -1, 1, seed);
+  return tf.tensor2d(u, shape);
+}
+
 /** x0 + ε·t/‖t‖ (t uniform in the cube for L∞, Gaussian for L2), clipped to the box. */
 function randomInit(x0: tf.Tensor2D, eps: number, norm: Norm, seed: number): tf.Tensor2D {
   return tf.tidy(() => {
     const shape = x0.shape;
+    // L∞: uniform draws from the host generator (fused-apgd.ts's hostInit draws the same)
     const t =
-      norm === 'linf'
-        ? tf.randomUniform(shape, -1, 1, 'float32', seed)
-        : tf.randomNormal(shape, 0, 1, 'float32', seed);
+      norm === 'linf' ? uniformTensor(shape, seed) : tf.randomNormal(shape, 0, 1, 'float32', seed);
     const size = norm === 'linf' ? tf.max(tf.abs(t), 1, true) : tf.norm(t, 2, 1, true);
     return tf.clipByValue(tf.add(x0, tf.mul(eps, tf.div(t, tf.add(size, 1e-12)))), 0, 1);
   });

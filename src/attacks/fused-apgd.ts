@@ -16,8 +16,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NativeElementwise } from '../backend/host-kernels.js';
 import type { HostMlp } from '../models/host-mlp.js';
+import { fillUniform } from '../util/rng.js';
 import { ScratchPool } from '../util/scratch.js';
-import { tfRandomUniform } from '../util/tf-random.js';
 import { tidyData } from '../util/tidy-data.js';
 import { argmaxRow, logitLoss, type LogitLoss } from './bounded-common.js';
 import { compact } from './fused-ce-l2.js';
@@ -55,7 +55,7 @@ function hostInit(
   loops: NativeElementwise | null,
 ): void {
   if (norm !== 'linf') return t.set(tidyData(() => tfInit(tf.tensor2d(x0, [rows, d]))));
-  tfRandomUniform(t, -1, 1, seed);
+  fillUniform(t, -1, 1, seed);
   (loops?.apgdInit ?? apgdInitJs)(x0, t, rows, d, eps, INIT_EPS);
 }
 

@@ -5,7 +5,7 @@
  * Rows are examples ([n, d] tensors); every function works on the whole batch at once.
  */
 import * as tf from '@tensorflow/tfjs';
-import { tfRandomUniform } from '../util/tf-random.js';
+import { fillUniform } from '../util/rng.js';
 
 export const NORMS = ['linf', 'l2'] as const;
 export type Norm = (typeof NORMS)[number];
@@ -72,8 +72,12 @@ export function randomStart(
   return tf.tidy(() => {
     const [n, d] = x0.shape;
     let delta: tf.Tensor2D;
-    if (norm === 'linf') delta = tf.randomUniform([n, d], -eps, eps, 'float32', seed);
-    else {
+    if (norm === 'linf') {
+      // drawn on the host (fillUniform), so that hostRandomStartLinf draws the same numbers
+      const u = new Float32Array(n * d);
+      fillUniform(u, -eps, eps, seed);
+      delta = tf.tensor2d(u, [n, d]);
+    } else {
       const g = tf.randomNormal([n, d], 0, 1, 'float32', seed);
       const dir = tf.div(g, tf.sqrt(tf.add(tf.sum(tf.square(g), 1, true), 1e-24)));
       const r = tf.mul(eps, tf.pow(tf.randomUniform([n, 1], 0, 1, 'float32', seed + 1), 1 / d));
@@ -86,7 +90,7 @@ export function randomStart(
 
 /**
  * randomStart(x0, ε, 'linf', seed) on host arrays, bit for bit: the same uniform draws
- * (tfRandomUniform), x0 + δ in float32, clamped to the box. Returns a new [n, d] array.
+ * (fillUniform), x0 + δ in float32, clamped to the box. Returns a new [n, d] array.
  */
 export function hostRandomStartLinf(
   x0: Float32Array,
@@ -98,7 +102,7 @@ export function hostRandomStartLinf(
 ): Float32Array {
   const len = n * d;
   const out = new Float32Array(len);
-  tfRandomUniform(out, -eps, eps, seed);
+  fillUniform(out, -eps, eps, seed);
   // the bounds in locals (±∞ without a box: the same values), no property reads per element
   const lo = box ? box.min : -Infinity;
   const hi = box ? box.max : Infinity;

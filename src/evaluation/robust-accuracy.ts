@@ -151,9 +151,18 @@ export class CountingClassifier implements Classifier {
 
   private readonly passes: number;
   private host: HostMlp | null | undefined;
+  private readonly innerHost: HostMlp | null | undefined;
 
-  constructor(readonly inner: Classifier) {
+  /**
+   * `host`: inner's host form when the caller has it already (evaluateRobustness shares its
+   * judge's, one weight copy and one set of buffers per evaluation); else asked of inner.
+   */
+  constructor(
+    readonly inner: Classifier,
+    host?: HostMlp | null,
+  ) {
     this.passes = (inner as { draws?: number }).draws ?? 1;
+    this.innerHost = host;
     this.countBackward = tf.customGrad(((a: tf.Tensor) => ({
       value: tf.clone(a),
       gradFunc: (dy: tf.Tensor) => {
@@ -191,7 +200,7 @@ export class CountingClassifier implements Classifier {
    */
   hostNet(): HostMlp | null {
     if (this.host === undefined) {
-      const h = this.passes === 1 ? hostNet(this.inner) : null;
+      const h = this.passes === 1 ? (this.innerHost ?? hostNet(this.inner)) : null;
       this.host = h
         ? new CountingHostMlp(h, (kind, rows) => {
             if (kind === 'forward') this.forwards += rows;
@@ -383,7 +392,9 @@ export function evaluateRobustness(
   const draws = o.draws ?? 1;
   if (!Number.isInteger(draws) || draws < 1) throw new RangeError(`draws must be ≥ 1`);
   // host predictions for a plain MLP judge (bit-equal to the tfjs ones)
-  const judge = withHostLogits(o.judge ?? clf);
+  // one host copy of the evaluated model, for its judging and the attacks on it
+  const evalHost = hostNet(clf);
+  const judge = o.judge ? withHostLogits(o.judge) : withHostLogits(clf, evalHost);
   const seed = o.seed ?? 0;
   const minNormOnAll = o.minNormOnAll ?? true;
   const tol = budgetTolerance(o.eps, o.norm, dim);
@@ -419,7 +430,7 @@ export function evaluateRobustness(
     // ε = 0: the ball is x itself, nothing for a bounded attack to do (attacks reject ε = 0)
     const skip = o.eps === 0 && spec.kind === 'bounded';
     for (let i = 0; i < n && !skip; i++) if (onAll ? cleanScore[i] >= 0.5 : robust(i)) idx.push(i);
-    const counter = new CountingClassifier(spec.target ?? clf);
+    const counter = new CountingClassifier(spec.target ?? clf, spec.target ? undefined : evalHost);
     const ownEps = spec.options.eps as number | undefined;
     const settings = {
       ...spec.options,

@@ -215,10 +215,14 @@ export interface HostCapable {
   hostNet(): HostMlp | null;
 }
 
-/** A HostMlp that reports the rows of every forward and input-gradient pass (same results). */
+/**
+ * A HostMlp that reports the rows of every forward and input-gradient pass and runs them on
+ * `inner` (same results, and inner's buffers: the returned logits and the activations for
+ * backwardInput are inner's, valid until inner's next forward).
+ */
 export class CountingHostMlp extends HostMlp {
   constructor(
-    inner: HostMlp,
+    private readonly inner: HostMlp,
     private readonly onPass: (kind: 'forward' | 'backward', rows: number) => void,
   ) {
     super(inner.spec, inner.weights, inner.loops);
@@ -226,23 +230,24 @@ export class CountingHostMlp extends HostMlp {
 
   override forward(x: Float32Array, n: number): Float32Array {
     this.onPass('forward', n);
-    return super.forward(x, n);
+    return this.inner.forward(x, n);
   }
 
   override backwardInput(dlogits: Float32Array, n: number, dx: Float32Array): void {
     this.onPass('backward', n);
-    super.backwardInput(dlogits, n, dx);
+    this.inner.backwardInput(dlogits, n, dx);
   }
 }
 
 /**
  * `clf` with host predictions when it is an MLP the addon can run (for `predict`, whose
  * host path is bit-equal to its tfjs one): itself when it already has them or has no host
- * form, else a view that adds `hostLogits` and forwards the rest. `hostNet` is asked once.
+ * form, else a view that adds `hostLogits` and forwards the rest. `hostNet` is asked once, unless
+ * the caller hands in the host form it already has.
  */
-export function withHostLogits(clf: Classifier): Classifier {
+export function withHostLogits(clf: Classifier, known?: HostMlp | null): Classifier {
   if (clf.hostLogits) return clf;
-  const host = hostNet(clf);
+  const host = known ?? hostNet(clf);
   if (!host) return clf;
   return {
     get inputDim() {

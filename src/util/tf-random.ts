@@ -76,22 +76,3 @@ export function tfRandomNormal(out: Float32Array, seed: number): void {
     if (i + 1 < n) out[i + 1] = 0 + 1 * v2 * mul;
   }
 }
-
-/**
- * Fill `out` with tf.randomUniform([out.length], min, max, 'float32', seed)'s values: tfjs-core's
- * UniformRandom, min + (max − min)·alea(), rounded to float32 on store. Unlike randomNormal, a
- * seed of 0 is a seed here (tfjs draws a random one only for a missing seed).
- */
-export function tfRandomUniform(out: Float32Array, min: number, max: number, seed: number): void {
-  // alea's recurrence inlined, its state in locals: 2× faster than a call per value
-  let { s0, s1, s2, c } = aleaSeed(seed.toString());
-  const range = max - min;
-  for (let i = 0; i < out.length; i++) {
-    const t = 2091639 * s0 + c * 2.3283064365386963e-10; // 2^-32
-    s0 = s1;
-    s1 = s2;
-    c = t | 0;
-    s2 = t - c;
-    out[i] = min + range * s2;
-  }
-}
