@@ -364,7 +364,7 @@ function drive(
     initialStep: APGD_DEFAULTS.initialStep,
     checkpoints: APGD_DEFAULTS.checkpoints,
   };
-  const xAdv = Float32Array.from(x0.subarray(0, n * d));
+  const xAdv = x0.slice(0, n * d);
   const success = Uint8Array.from({ length: n }, (_, i) => (clean[i] !== labels[i] ? 1 : 0));
   const steps = new Int32Array(n);
   const bestLoss = new Float64Array(n).fill(-Infinity);

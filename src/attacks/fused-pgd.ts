@@ -17,6 +17,7 @@
 import { softmaxCeRows, type NativeElementwise } from '../backend/host-kernels.js';
 import type { HostMlp } from '../models/host-mlp.js';
 import { Progress } from '../util/progress.js';
+import { ScratchPool } from '../util/scratch.js';
 import { argmaxRow } from './bounded-common.js';
 import { compact, type FusedAttackResult } from './fused-ce-l2.js';
 import type { Norm } from './norms.js';
@@ -93,6 +94,9 @@ export const pgdStep: NonNullable<NativeElementwise['pgdStep']> = (
  * misclassified iterate; a failure keeps its iterate after maxSteps updates. Inputs are checked
  * by the caller.
  */
+/** fusedPgd's iterate arrays, reused from call to call. */
+const pool = new ScratchPool();
+
 export function fusedPgd(
   net: HostMlp,
   x0: Float32Array,
@@ -102,7 +106,7 @@ export function fusedPgd(
 ): FusedAttackResult {
   const dim = net.inputDim;
   const k = net.numClasses;
-  const xAdv = Float32Array.from(x0.subarray(0, n * dim));
+  const xAdv = x0.slice(0, n * dim);
   const success = new Uint8Array(n);
   const steps = new Int32Array(n).fill(p.maxSteps);
   const bar = new Progress({ label: p.label, total: p.maxSteps, unit: 'step', silent: p.silent });
@@ -113,12 +117,16 @@ export function fusedPgd(
   let forwards = 0;
   let backwards = 0;
   let active = Int32Array.from({ length: n }, (_, i) => i);
-  let x = p.start ? Float32Array.from(p.start.subarray(0, n * dim)) : Float32Array.from(xAdv);
-  let next = new Float32Array(n * dim);
-  const xOrig = Float32Array.from(xAdv);
+  // work arrays from the pool (util/scratch.ts), each written before it is read
+  const size = n * dim;
+  let x = pool.f32('x', size);
+  x.set(p.start ? p.start.subarray(0, size) : xAdv);
+  let next = pool.f32('next', size);
+  const xOrig = pool.f32('x0', size);
+  xOrig.set(xAdv);
   const lab = Int32Array.from(labels.subarray(0, n));
   const tgt = p.targets ? Int32Array.from(p.targets.subarray(0, n)) : null;
-  const grad = new Float32Array(n * dim);
+  const grad = pool.f32('grad', size);
   const rowLoss = new Float32Array(n);
   const dLogits = new Float32Array(n * k);
   /** Keep rows `keep` of every per-row array; `keep` lists the survivors in order. */

@@ -149,8 +149,9 @@ export function pgd(
   for (let q = 0; q < runs && (q === 0 || todo.length > 0); q++) {
     const [rank, r] = [Math.floor(q / restarts), q % restarts];
     const m = todo.length;
-    const xs = new Float32Array(m * dim);
-    todo.forEach((i, j) => xs.set(x0.subarray(i * dim, (i + 1) * dim), j * dim));
+    // every row (the first run): x0 itself, which the attack only reads
+    const xs = m === n ? x0.subarray(0, n * dim) : new Float32Array(m * dim);
+    if (m < n) todo.forEach((i, j) => xs.set(x0.subarray(i * dim, (i + 1) * dim), j * dim));
     const ys = Int32Array.from(todo, (i) => labels[i]);
     const runSeed = deriveSeed(seed, ranking ? `pgd:t${rank}:${r}` : `pgd:${r}`);
     let start: Float32Array | undefined;

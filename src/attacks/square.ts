@@ -34,6 +34,7 @@ import { deriveSeed, Rng } from '../util/rng.js';
 import type { AttackResult, CallerJudges } from './base.js';
 import { checkBoundedInputs, finishResult, hostPredict, MNIST_EPS } from './bounded-common.js';
 import type { Norm } from './norms.js';
+import { ScratchPool } from '../util/scratch.js';
 
 export interface SquareOptions extends CallerJudges {
   eps?: number;
@@ -142,6 +143,9 @@ interface RunConfig {
   shape: [number, number, number];
 }
 
+/** squareRun's query batch, reused from query to query and call to call. */
+const pool = new ScratchPool();
+
 /** One Square run; rows stop at their first misclassified query. */
 function squareRun(
   margins: Margins,
@@ -220,7 +224,8 @@ function squareRun(
     }
     s = Math.min(s, H, W);
     const ma = active.length;
-    const xNew = new Float32Array(ma * d);
+    // every row of xNew is written below before the query reads it
+    const xNew = pool.f32('xNew', ma * d);
     active.forEach((r, j) => {
       const rng = rngs[r];
       const o = r * d;

@@ -411,7 +411,7 @@ export function evaluateRobustness(
   );
   const distance = new Float64Array(n).fill(Infinity);
   for (let i = 0; i < n; i++) if (cleanScore[i] < 0.5) distance[i] = 0;
-  const xAdv = Float32Array.from(x0);
+  const xAdv = x0.slice();
   const robust = (i: number) => robustScore[i] >= 0.5;
   const meanScore = () => (n ? robustScore.reduce((s, v) => s + v, 0) / n : NaN);
 
