@@ -424,17 +424,7 @@ function drive(
   } finally {
     bar.finish();
   }
-  return finishResult(
-    clf,
-    xAdv,
-    n,
-    labels,
-    success,
-    steps,
-    counts.forwards,
-    counts.backwards,
-    o.callerJudges,
-  );
+  return finishResult(clf, xAdv, n, labels, success, steps, counts, o.callerJudges);
 }
 
 /** APGD-CE (default) or APGD-DLR, untargeted. */

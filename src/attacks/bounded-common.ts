@@ -140,10 +140,10 @@ export function finishResult(
   labels: Int32Array,
   success: Uint8Array,
   steps: Int32Array,
-  forwards: number,
-  backwards: number,
+  counts: { forwards: number; backwards?: number },
   callerJudges = false,
 ): AttackResult {
+  const { forwards, backwards = 0 } = counts;
   const { finalLabel, goalProb } = callerJudges ? unjudged(n) : rejudge(clf, xAdv, n, labels);
   return {
     xAdv,

@@ -428,15 +428,5 @@ export function fab(
   }
   // success = misclassified at xAdv, at whatever distance: the caller judges it at its ε
   const success = Uint8Array.from(best, (b) => (b < Infinity ? 1 : 0));
-  return finishResult(
-    clf,
-    xAdv,
-    n,
-    labels,
-    success,
-    steps,
-    counts.forwards,
-    counts.backwards,
-    o.callerJudges,
-  );
+  return finishResult(clf, xAdv, n, labels, success, steps, counts, o.callerJudges);
 }

@@ -394,5 +394,5 @@ export function square(
   } finally {
     bar.finish();
   }
-  return finishResult(clf, xAdv, n, labels, success, steps, counts.forwards, 0, o.callerJudges);
+  return finishResult(clf, xAdv, n, labels, success, steps, counts, o.callerJudges);
 }
