@@ -4,7 +4,9 @@
  *   stages  every stage of the study, robustlab vs the same work in PyTorch (bench/pytorch_bench.py)
  *           when `python3 -c "import torch"` works; the PyTorch column is skipped otherwise
  *   eval    PGD, APGD-CE, Square and the autoattack cascade on --eval-n MNIST test points of an LRL
- *           at L∞ --eval-eps, vs the same attacks in PyTorch (bench/pytorch_eval_bench.py)
+ *           at L∞ --eval-eps (default 0.3, the convention, where an undefended model falls at once,
+ *           and 0.1, where the attacks do real work), vs the same attacks in PyTorch
+ *           (bench/pytorch_eval_bench.py)
  *   memory  peak resident memory of the last `reproduce --preset paper` run (runs/paper)
  *   study   that run's wall clock and stage seconds beside the same stages in PyTorch, read from
  *           bench/results/pytorch-study*.json (bench/pytorch_study.py; ~20 min, so never run here)
@@ -29,7 +31,7 @@ const { values } = parseArgs({
     'data-dir': { type: 'string' },
     'probe-frac': { type: 'string', default: '0.1' },
     'eval-n': { type: 'string', default: '1000' },
-    'eval-eps': { type: 'string', default: '0.3' },
+    'eval-eps': { type: 'string', default: '0.3,0.1' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
