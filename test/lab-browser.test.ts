@@ -159,6 +159,13 @@ for (const b of BROWSERS)
       const clean = await page.locator('tr[data-model="mnist/image/2L"] td.label').textContent();
       const goal = (Number(clean) + 3) % 10;
       await page.selectOption('#goal', String(goal));
+      await setParam('stepSize', '');
+      await page.click('#run-attack');
+      await page.waitForFunction(
+        () =>
+          document.querySelector('#attack-status')!.textContent ===
+          'error: stepSize is empty or not a number',
+      );
       await setParam('stepSize', '0.1');
       await page.click('#run-attack');
       await page.waitForSelector('#norm-l2', { timeout: 120_000 });
