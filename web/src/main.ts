@@ -330,8 +330,16 @@ async function runAttack() {
   const goalSel = $<HTMLSelectElement>('goal');
   const goal = a.targeted === 'none' ? null : Number(goalSel.value);
   const values: Record<string, number> = {};
-  for (const inp of $('attack-params').querySelectorAll('input'))
-    values[(inp as HTMLInputElement).dataset.key!] = Number((inp as HTMLInputElement).value);
+  for (const inp of $('attack-params').querySelectorAll('input')) {
+    const el = inp as HTMLInputElement;
+    // An empty field would read as 0; a number field's value is also empty when its text is no
+    // number (Firefox lets any text be typed in).
+    if (el.value.trim() === '') {
+      status('attack-status', `error: ${el.dataset.key} is empty or not a number`);
+      return;
+    }
+    values[el.dataset.key!] = Number(el.value);
+  }
   const bar = $<HTMLProgressElement>('attack-progress');
   bar.value = 0;
   $<HTMLButtonElement>('run-attack').disabled = true;
