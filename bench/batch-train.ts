@@ -34,7 +34,7 @@ export interface BatchEpochRow {
 export interface GemmRow {
   dim: number;
   threads: number;
-  product: 'X·W' | 'Xᵀ·Δ';
+  product: 'X·W' | 'Xᵀ·Δ' | 'ones·Δ';
   separateMs: number;
   concatenatedMs: number;
   /** Outputs of the concatenated product that differ from the separate ones' (of all). */
@@ -250,6 +250,21 @@ export function benchFirstLayerGemm(o: { dims: number[]; threads: number[] }): G
           ...bw,
           differ: countDiffer(gs, gCat, dim),
           of: dim * 3 * H,
+        });
+        // and its bias gradient (a 1-row product, as the trainer forms it)
+        const ones = new Float32Array(B).fill(1);
+        const dbs = ws.map(() => new Float32Array(H));
+        const dbCat = new Float32Array(3 * H);
+        const sSep = () => deltas.forEach((d, m) => sgemm(false, false, 1, H, B, ones, d, dbs[m]));
+        const sCat = () => sgemm(false, false, 1, 3 * H, B, ones, dCat, dbCat);
+        const sb = { separateMs: ms(sSep), concatenatedMs: ms(sCat) };
+        rows.push({
+          dim,
+          threads,
+          product: 'ones·Δ',
+          ...sb,
+          differ: countDiffer(dbs, dbCat, 1),
+          of: 3 * H,
         });
       }
     }
