@@ -82,6 +82,34 @@ def classifier_epoch(arch, dim=784):
     return run
 
 
+def heads_epoch(together):
+    """The three heads on 32-d codes: one after the other, or in lockstep on one gathered batch."""
+    def run(frac=1.0):
+        models = [mlp([32] + ARCHS[a][0][1:], ARCHS[a][1]) for a in ("1L", "2L", "LRL")]
+        opts = [torch.optim.Adam(m.parameters(), lr=1e-3) for m in models]
+        steps = range(0, max(1000, int(60000 * frac)), 1000)
+
+        def step(m, opt, x, y):
+            opt.zero_grad()
+            F.cross_entropy(m(x), y).backward()
+            opt.step()
+
+        if together:
+            perm = torch.randperm(60000)
+            for s in steps:
+                idx = perm[s : s + 1000]
+                x, y = CODES[idx], Y[idx]
+                for m, opt in zip(models, opts):
+                    step(m, opt, x, y)
+        else:
+            for m, opt in zip(models, opts):
+                perm = torch.randperm(60000)
+                for s in steps:
+                    idx = perm[s : s + 1000]
+                    step(m, opt, CODES[idx], Y[idx])
+    return run
+
+
 def generator_epoch(kind):
     def run(frac=1.0):
         if kind == "ae":
@@ -173,6 +201,8 @@ STAGES = {
     "epoch 1L on 32-d codes (60k, batch 1000)": classifier_epoch("1L", 32),
     "epoch 2L on 32-d codes (60k, batch 1000)": classifier_epoch("2L", 32),
     "epoch LRL on 32-d codes (60k, batch 1000)": classifier_epoch("LRL", 32),
+    "epoch 1L+2L+LRL on 32-d codes, one at a time (60k, batch 1000)": heads_epoch(False),
+    "epoch 1L+2L+LRL on 32-d codes, batched (60k, batch 1000)": heads_epoch(True),
     "epoch AE (60k, batch 256)": generator_epoch("ae"),
     "epoch VAE (60k, batch 256)": generator_epoch("vae"),
     "projection AE (2000 img × 500 steps)": projection("ae"),

@@ -3,6 +3,8 @@
  *   epoch   seconds per MNIST epoch of 1L / 2L / LRL, with and without the wasm matmul fix
  *   stages  every stage of the study, robustlab vs the same work in PyTorch (bench/pytorch_bench.py)
  *           when `python3 -c "import torch"` works; the PyTorch column is skipped otherwise
+ *   batch   the three heads trained one at a time and together, at 1 and 2 BLAS threads, and
+ *           their first layers as one concatenated product: time and bit-equality (batch-train.ts)
  *   eval    PGD, APGD-CE, Square and the autoattack cascade on --eval-n MNIST test points of an LRL
  *           at L∞ --eval-eps (default 0.3, the convention, where an undefended model falls at once,
  *           and 0.1, where the attacks do real work), vs the same attacks in PyTorch
@@ -17,8 +19,17 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/backend.js';
 import { nativeLoops } from '../src/backend/host-kernels.js';
+import {
+  loadNativeMatmul,
+  nativeMatmulStatus,
+  setBlasThreads,
+} from '../src/backend/native-matmul.js';
 import { loadDataset } from '../src/data/node-io.js';
 import { benchEpochs } from './epoch.js';
+import { benchBatchEpochs, benchFirstLayerGemm, simulateGrouping } from './batch-train.js';
+import { buildGraph } from '../src/experiments/stages.js';
+import type { Preset } from '../src/experiments/presets.js';
+import type { DatasetName } from '../src/data/datasets.js';
 import { workloads } from './stages.js';
 import { EVAL_MODEL_DIR, evalModel, evalStages, evalWorkloads } from './eval-stages.js';
 import { findTorchPython, TORCH_CONFIGS, type TorchBest, torchBest } from './torch-search.js';
@@ -32,13 +43,14 @@ const { values } = parseArgs({
     'probe-frac': { type: 'string', default: '0.1' },
     'eval-n': { type: 'string', default: '1000' },
     'eval-eps': { type: 'string', default: '0.3,0.1' },
+    'batch-dims': { type: 'string', default: '32,784' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help) {
   console.log(
-    'usage: npm run bench -- [--only epoch,stages,eval,memory,study] [--repeats N] [--probe-frac F] [--eval-n N] [--eval-eps E,...] [--data-dir DIR] [--json]',
+    'usage: npm run bench -- [--only epoch,stages,batch,eval,memory,study] [--repeats N] [--probe-frac F] [--batch-dims D,...] [--eval-n N] [--eval-eps E,...] [--data-dir DIR] [--json]',
   );
   process.exit(0);
 }
@@ -68,9 +80,11 @@ const python = want('stages') || want('eval') ? findTorchPython() : undefined;
  * native addon's OpenBLAS, with its default threads (both cores), best of 5 after a warm-up.
  * The GEMM-bound stages' GFLOP/s are read against it.
  */
-function sgemmPeak(): { gflops: number; n: number } | null {
+function sgemmPeak(threads?: number): { gflops: number; n: number } | null {
   const loops = nativeLoops();
   if (!loops?.sgemm) return null;
+  const before = threads ? loadNativeMatmul()!.getNumThreads() : 0;
+  if (threads) setBlasThreads(threads);
   const n = 2048;
   const a = new Float32Array(n * n).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
   const b = a.slice().reverse();
@@ -81,6 +95,7 @@ function sgemmPeak(): { gflops: number; n: number } | null {
     loops.sgemm(false, false, n, n, n, a, b, c);
     if (r > 0) best = Math.min(best, (performance.now() - t0) / 1000);
   }
+  if (threads) setBlasThreads(before);
   return { gflops: (2 * n ** 3) / best / 1e9, n };
 }
 
@@ -88,7 +103,9 @@ if (want('stages')) {
   const peak = sgemmPeak();
   results.sgemmPeak = peak;
   if (peak)
-    log(`sgemm peak (${peak.n}³, native addon OpenBLAS, 2 threads): ${peak.gflops.toFixed(1)} GFLOP/s`);
+    log(
+      `sgemm peak (${peak.n}³, native addon OpenBLAS, 2 threads): ${peak.gflops.toFixed(1)} GFLOP/s`,
+    );
   const ds = await loadDataset('mnist', { dataDir });
   const rows: {
     stage: string;
@@ -165,6 +182,113 @@ if (want('stages')) {
       ]),
     ),
   );
+}
+
+if (want('batch')) {
+  // Several models at once (issue 17 item 2): the three heads one at a time and together, and
+  // the one product their first layers could share. No PyTorch column here: the stages table
+  // has the three heads both ways beside PyTorch doing the same.
+  const dims = values['batch-dims']!.split(',').map(Number);
+  const threads = [1, 2];
+  const epochs = benchBatchEpochs({ dims, threads, repeats });
+  const gemm = benchFirstLayerGemm({ dims, threads });
+  const core = nativeMatmulStatus().blas ?? null;
+  const peak1 = sgemmPeak(1);
+  if (peak1)
+    log(
+      `sgemm peak (${peak1.n}³, 1 BLAS thread, as a pipeline worker): ${peak1.gflops.toFixed(1)} GFLOP/s`,
+    );
+  // The pipeline's workers run 1 BLAS thread: the ratio there is what merging would save.
+  const at1 = (m: string) =>
+    epochs.find((r) => r.dim === dims[0] && r.threads === 1 && r.mode === m);
+  const factor = (at1('batched')?.min ?? 1) / (at1('one at a time')?.min ?? 1);
+  const schedule = studyGrouping('docs/paper-3seed/results.json', factor);
+  results.batch = { epochs, gemm, blas: core, schedule, sgemmPeak1: peak1 };
+  log(
+    `\n## The three heads (1L, 2L, LRL; h = 256; 60k rows, batch 1000), seconds per epoch of all three; min / median of ${repeats}\n`,
+  );
+  log(
+    table(
+      [
+        'input dim',
+        'BLAS threads',
+        'one at a time, JS gather',
+        'one at a time',
+        'batched',
+        'batched / one at a time (min)',
+        'sgemm calls only',
+        'GFLOP/s one at a time / sgemm only',
+      ],
+      [...new Set(epochs.map((r) => `${r.dim}/${r.threads}`))].map((k) => {
+        const rs = epochs.filter((r) => `${r.dim}/${r.threads}` === k);
+        const at = (m: string) => rs.find((r) => r.mode === m)!;
+        const cell = (m: string) => `${at(m).min.toFixed(3)} / ${at(m).median.toFixed(3)}`;
+        return [
+          rs[0].dim,
+          rs[0].threads,
+          cell('one at a time, JS gather'),
+          cell('one at a time'),
+          cell('batched'),
+          (at('batched').min / at('one at a time').min).toFixed(3),
+          cell('sgemm calls only'),
+          `${at('one at a time').gflops.toFixed(1)} / ${at('sgemm calls only').gflops.toFixed(1)}`,
+        ];
+      }),
+    ),
+  );
+  log(
+    `\n## The heads' first layers (batch 1000 × 3 × 256) as one concatenated product vs three: ms per step, outputs not bit-equal (${core ?? 'no addon'})\n`,
+  );
+  log(
+    table(
+      ['input dim', 'BLAS threads', 'product', 'three products ms', 'one product ms', 'differ'],
+      gemm.map((r) => [
+        r.dim,
+        r.threads,
+        r.product,
+        r.separateMs,
+        r.concatenatedMs,
+        `${r.differ} of ${r.of}`,
+      ]),
+    ),
+  );
+  if (schedule) {
+    log(
+      `\n## ${schedule.run} (${schedule.stages} stages) re-simulated: wall clock with each code dataset's three heads as one job costing ${factor.toFixed(3)} × their sum (the min ratio above, ${dims[0]}-d, 1 BLAS thread)\n`,
+    );
+    log(
+      table(
+        [
+          'worker slots',
+          'heads separate s',
+          'heads as one job s',
+          'critical path separate / one job s',
+        ],
+        schedule.rows.map((r) => [
+          r.slots,
+          r.separate.toFixed(0),
+          r.grouped.toFixed(0),
+          `${r.criticalPath.separate.toFixed(0)} / ${r.criticalPath.grouped.toFixed(0)}`,
+        ]),
+      ),
+    );
+  }
+}
+
+/** A finished run's stage seconds (results.json of a reproduce run), re-simulated. */
+function studyGrouping(path: string, factor: number) {
+  if (!existsSync(path)) return null;
+  const run = JSON.parse(readFileSync(path, 'utf8')) as {
+    timings: Record<string, number>;
+    settings: Preset;
+    datasets?: DatasetName[];
+  };
+  const seeds = run.settings.seeds;
+  const defs = buildGraph(['mnist', 'fashion-mnist'], run.settings, seeds).filter(
+    (d) => d.name in run.timings,
+  );
+  const stages = defs.map((d) => ({ name: d.name, deps: d.deps, seconds: run.timings[d.name] }));
+  return { run: path, stages: stages.length, rows: simulateGrouping(stages, factor, [2, 4, 8]) };
 }
 
 if (want('eval')) {

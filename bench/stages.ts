@@ -10,7 +10,7 @@ import { SpectralSweep } from '../src/defences/spectral.js';
 import { projectBatch } from '../src/latent/codes.js';
 import { Generator, trainGenerator } from '../src/latent/generators.js';
 import { type Arch, MlpClassifier } from '../src/models/classifier.js';
-import { trainClassifier } from '../src/models/train.js';
+import { trainClassifier, trainClassifiers } from '../src/models/train.js';
 import { selectAttackExamples } from '../src/metrics/robustness.js';
 
 export interface Workload {
@@ -59,6 +59,25 @@ export function workloads(ds: Dataset): Workload[] {
         trainClassifier(clf, clf.net.variables(), latent, { epochs: 1, seed: 0, silent: true });
         clf.dispose();
         return denseTrainFlops([32, ...archDims[arch].slice(1)], 1000) * 60;
+      },
+    });
+  }
+  // The study's three heads on one code dataset (issue 17 item 2): one after the other, and
+  // trained together (trainClassifiers: one gather per mini-batch, each model's arithmetic
+  // unchanged). Same seed for all three, as the study's stages of one seed have.
+  const heads = ['1L', '2L', 'LRL'] as Arch[];
+  const headsFlops =
+    heads.reduce((f, a) => f + denseTrainFlops([32, ...archDims[a].slice(1)], 1000), 0) * 60;
+  for (const together of [false, true]) {
+    w.push({
+      name: `epoch 1L+2L+LRL on 32-d codes, ${together ? 'batched' : 'one at a time'} (60k, batch 1000)`,
+      run: () => {
+        const clfs = heads.map((a) => MlpClassifier.create(a, 32, { seed: 0 }));
+        const o = { epochs: 1, seed: 0, silent: true };
+        if (together) trainClassifiers(clfs, latent, o);
+        else for (const c of clfs) trainClassifier(c, c.net.variables(), latent, o);
+        clfs.forEach((c) => c.dispose());
+        return headsFlops;
       },
     });
   }

@@ -46,7 +46,13 @@ export {
 export type { Arch, Classifier, Evaluation } from './models/classifier.js';
 export { HostMlp, HostMlpClassifier } from './models/host-mlp.js';
 export type { LayerWeights } from './models/host-mlp.js';
-export { CLASSIFIER_DEFAULTS, crossEntropy, fit, trainClassifier } from './models/train.js';
+export {
+  CLASSIFIER_DEFAULTS,
+  crossEntropy,
+  fit,
+  trainClassifier,
+  trainClassifiers,
+} from './models/train.js';
 export type { ClassifierTrainOptions, FitOptions, HostData } from './models/train.js';
 export { mlpFromArtifacts, mlpToArtifacts } from './models/serialize.js';
 export type { PartArtifacts } from './models/serialize.js';

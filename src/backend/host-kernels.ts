@@ -207,6 +207,20 @@ export interface NativeElementwise {
   ): void;
   /** g[i] = 0 where h[i] ≤ 0, for i < n: a ReLU's backward pass given its output h. */
   reluMask?(g: Float32Array, h: Float32Array, n: number): void;
+  /**
+   * Row r of dst = row idx[start + r] of src ([rows, dim], row-major) for r < end − start, and
+   * yDst[r] = ySrc[idx[start + r]] when labels are given: a mini-batch gathered in one call.
+   */
+  gatherRows?(
+    src: Float32Array,
+    dim: number,
+    idx: Int32Array,
+    start: number,
+    end: number,
+    dst: Float32Array,
+    ySrc?: Int32Array | null,
+    yDst?: Int32Array | null,
+  ): void;
   /** h[i] = h[i] < 0 ? alpha·h[i] : h[i], for i < n, in place (float32 alpha). */
   leakyRelu?(h: Float32Array, n: number, alpha: number): void;
   /** g[i] = h[i] > 0 ? g[i] : alpha·g[i]: a leaky ReLU's backward pass given its output h. */

@@ -44,6 +44,7 @@ export interface NativeMatmulAddon {
   bceLogits?: NativeElementwise['bceLogits'];
   sigmoidDist?: NativeElementwise['sigmoidDist'];
   reluMask?: NativeElementwise['reluMask'];
+  gatherRows?: NativeElementwise['gatherRows'];
   leakyRelu?: NativeElementwise['leakyRelu'];
   leakyReluBackward?: NativeElementwise['leakyReluBackward'];
   scale?: NativeElementwise['scale'];

@@ -25,7 +25,7 @@ import * as tf from '@tensorflow/tfjs';
 import { nativeLoops, type NativeElementwise } from '../backend/host-kernels.js';
 import { LEAKY_RELU_ALPHA, type Mlp } from '../models/mlp.js';
 import { nativeAdam } from '../models/native-fit.js';
-import { epochLoop, type FitOptions, type HostData } from '../models/train.js';
+import { epochLoop, type FitOptions, type HostData } from '../models/epoch-loop.js';
 import { tfRandomNormal } from '../util/tf-random.js';
 import type { Generator } from './generators.js';
 

@@ -19,11 +19,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { nativeLoops, softmaxCeRows, type NativeElementwise } from '../backend/host-kernels.js';
 import type { Mlp } from './mlp.js';
-import { epochLoop, type FitOptions, type HostData } from './train.js';
+import {
+  epochLoopMany,
+  type FitManyOptions,
+  type FitOptions,
+  type HostData,
+} from './epoch-loop.js';
 
-/** The addon's loops this trainer calls (reluMask is absent from addons built before it). */
+/** The addon's loops this trainer calls (reluMask, gatherRows: absent from addons built before them). */
 export type NativeFitLoops = Required<Pick<NativeElementwise, 'sgemm' | 'adam'>> &
-  Pick<NativeElementwise, 'reluMask'>;
+  Pick<NativeElementwise, 'reluMask' | 'gatherRows'>;
 
 /** The loops, when the addon is loaded and the net is a plain classifier MLP; else null. */
 export function nativeFitLoops(net: Mlp): NativeFitLoops | null {
@@ -79,44 +84,49 @@ export function nativeAdam(
   };
 }
 
-/** Train `net` with softmax cross-entropy on labelled host data; returns the mean loss per epoch. */
-export function fitClassifierNative(
-  net: Mlp,
-  loops: NativeFitLoops,
-  data: HostData & { y: Int32Array },
-  o: FitOptions,
-): number[] {
-  const L = net.layers.length;
-  const dims = [net.spec.inputDim, ...net.spec.layers.map((l) => l.units)];
-  if (data.dim !== dims[0])
-    throw new RangeError(`data has ${data.dim} features, the net ${dims[0]}`);
-  const relu = net.spec.layers.map((l) => l.activation === 'relu');
-  const B = Math.min(o.batchSize, Math.max(1, data.n));
-  // Parameters (W0, b0, W1, b1, ...), their gradients and Adam moments, all host copies.
-  const params = net.layers.flatMap((l) => [
-    l.W.dataSync().slice() as Float32Array,
-    l.b.dataSync().slice() as Float32Array,
-  ]);
-  const grads = params.map((p) => new Float32Array(p.length));
-  const adamStep = nativeAdam(loops, params, o.lr);
-  // acts[0] is the input batch; acts[i + 1] the output of layer i. deltas[i]: dLoss/d(pre-act i).
-  const acts = dims.map((d) => new Float32Array(B * d));
-  const deltas = dims.slice(1).map((d) => new Float32Array(B * d));
-  const yb = new Int32Array(B);
-  const rowLoss = new Float32Array(B);
-  const ones = new Float32Array(B).fill(1);
-  const d0 = dims[0];
+/**
+ * One MLP classifier's training state on the host: its parameters (W0, b0, W1, b1, ...), their
+ * gradients and Adam moments, its activations and deltas for a batch of up to B rows.
+ */
+class NativeTrainee {
+  private readonly L: number;
+  private readonly dims: number[];
+  private readonly relu: boolean[];
+  private readonly params: Float32Array[];
+  private readonly grads: Float32Array[];
+  private readonly adamStep: (grads: Float32Array[]) => void;
+  /** acts[i + 1]: the output of layer i (the input batch is the caller's). */
+  private readonly acts: Float32Array[];
+  /** deltas[i]: dLoss/d(pre-activation of layer i). */
+  private readonly deltas: Float32Array[];
+  private readonly rowLoss: Float32Array;
+  private readonly ones: Float32Array;
 
-  const step = (perm: Int32Array, s: number, e: number): number => {
-    const n = e - s;
-    const x = acts[0];
-    for (let r = 0; r < n; r++) {
-      const j = perm[s + r];
-      yb[r] = data.y[j];
-      // short rows (32-d codes): a loop beats creating a subarray per row
-      if (d0 < 128) for (let c = 0, o = r * d0, q = j * d0; c < d0; c++) x[o + c] = data.x[q + c];
-      else x.set(data.x.subarray(j * d0, (j + 1) * d0), r * d0);
-    }
+  constructor(
+    private readonly net: Mlp,
+    private readonly loops: NativeFitLoops,
+    B: number,
+    lr: number,
+  ) {
+    this.L = net.layers.length;
+    this.dims = [net.spec.inputDim, ...net.spec.layers.map((l) => l.units)];
+    this.relu = net.spec.layers.map((l) => l.activation === 'relu');
+    this.params = net.layers.flatMap((l) => [
+      l.W.dataSync().slice() as Float32Array,
+      l.b.dataSync().slice() as Float32Array,
+    ]);
+    this.grads = this.params.map((p) => new Float32Array(p.length));
+    this.adamStep = nativeAdam(loops, this.params, lr);
+    this.acts = this.dims.map((d, i) => new Float32Array(i === 0 ? 0 : B * d));
+    this.deltas = this.dims.slice(1).map((d) => new Float32Array(B * d));
+    this.rowLoss = new Float32Array(B);
+    this.ones = new Float32Array(B).fill(1);
+  }
+
+  /** One Adam step on the batch x (n rows, labels yb); returns its mean loss. */
+  step(x: Float32Array, yb: Int32Array, n: number): number {
+    const { L, dims, relu, params, grads, acts, deltas, loops } = this;
+    const input = (i: number) => (i === 0 ? x : acts[i]);
     for (let i = 0; i < L; i++)
       loops.sgemm(
         false,
@@ -124,7 +134,7 @@ export function fitClassifierNative(
         n,
         dims[i + 1],
         dims[i],
-        acts[i],
+        input(i),
         params[2 * i],
         acts[i + 1],
         null,
@@ -136,15 +146,15 @@ export function fitClassifierNative(
       );
     // dLoss/dlogits of the batch mean: (softmax − onehot) / n.
     const g = deltas[L - 1];
-    softmaxCeRows(acts[L], yb, rowLoss, g, n, dims[L]);
+    softmaxCeRows(acts[L], yb, this.rowLoss, g, n, dims[L]);
     let loss = 0;
-    for (let r = 0; r < n; r++) loss += rowLoss[r];
+    for (let r = 0; r < n; r++) loss += this.rowLoss[r];
     const k = dims[L] * n;
     for (let i = 0; i < k; i++) g[i] /= n;
     for (let i = L - 1; i >= 0; i--) {
       const gi = deltas[i];
-      loops.sgemm(true, false, dims[i], dims[i + 1], n, acts[i], gi, grads[2 * i]); // xᵀ·δ
-      loops.sgemm(false, false, 1, dims[i + 1], n, ones, gi, grads[2 * i + 1]); // Σ rows of δ
+      loops.sgemm(true, false, dims[i], dims[i + 1], n, input(i), gi, grads[2 * i]); // xᵀ·δ
+      loops.sgemm(false, false, 1, dims[i + 1], n, this.ones, gi, grads[2 * i + 1]); // Σ rows of δ
       if (i === 0) break; // the input batch needs no gradient
       const gPrev = deltas[i - 1];
       loops.sgemm(false, true, n, dims[i], dims[i + 1], gi, params[2 * i], gPrev); // δ·Wᵀ
@@ -155,16 +165,90 @@ export function fitClassifierNative(
         else for (let t = 0; t < len; t++) if (!(h[t] > 0)) gPrev[t] = 0;
       }
     }
-    adamStep(grads);
+    this.adamStep(grads);
     return Math.fround(loss / n);
-  };
+  }
 
-  const losses = epochLoop(data.n, o, step);
-  net.layers.forEach((l, i) => {
-    tf.tidy(() => {
-      l.W.assign(tf.tensor2d(params[2 * i], [dims[i], dims[i + 1]]));
-      l.b.assign(tf.tensor1d(params[2 * i + 1]));
+  /** Assign the trained weights to the net's variables. */
+  writeBack(): void {
+    const { dims, params } = this;
+    this.net.layers.forEach((l, i) => {
+      tf.tidy(() => {
+        l.W.assign(tf.tensor2d(params[2 * i], [dims[i], dims[i + 1]]));
+        l.b.assign(tf.tensor1d(params[2 * i + 1]));
+      });
     });
+  }
+}
+
+/** Rows perm[s..e) of data into x and their labels into y (the addon's loop when it has one). */
+function gatherBatch(
+  loops: NativeFitLoops,
+  data: HostData & { y: Int32Array },
+  perm: Int32Array,
+  s: number,
+  e: number,
+  x: Float32Array,
+  y: Int32Array,
+): void {
+  const d = data.dim;
+  if (loops.gatherRows) {
+    loops.gatherRows(data.x, d, perm, s, e, x, data.y, y);
+    return;
+  }
+  for (let r = 0; r < e - s; r++) {
+    const j = perm[s + r];
+    y[r] = data.y[j];
+    // short rows (32-d codes): a loop beats creating a subarray per row
+    if (d < 128) for (let c = 0, o = r * d, q = j * d; c < d; c++) x[o + c] = data.x[q + c];
+    else x.set(data.x.subarray(j * d, (j + 1) * d), r * d);
+  }
+}
+
+/**
+ * Train several MLP classifiers at once on the same labelled host data, with one seed: they see
+ * the same permutation, so each mini-batch is gathered once and given to every model. Each
+ * model's arithmetic is exactly what it would be trained alone (the same sgemm calls with the
+ * same shapes, the same loss and Adam loops), so its weights and losses are bit-identical to
+ * fitClassifierNative's for that model (native-fit.test.ts checks it). Its products are not
+ * merged into one: a GEMM over concatenated weight columns rounds differently from the
+ * separate GEMMs on most OpenBLAS kernel sets, and is not faster on one BLAS thread for these
+ * shapes (docs/design.md, "Training several classifiers at once"). Returns each model's mean
+ * loss per epoch.
+ */
+export function fitClassifiersNative(
+  nets: Mlp[],
+  loops: NativeFitLoops,
+  data: HostData & { y: Int32Array },
+  o: FitManyOptions,
+): number[][] {
+  if (!nets.length) throw new RangeError('no models to train');
+  if (new Set(nets).size !== nets.length) throw new RangeError('a model is given twice');
+  for (const net of nets)
+    if (net.spec.inputDim !== data.dim)
+      throw new RangeError(`data has ${data.dim} features, a net ${net.spec.inputDim}`);
+  const B = Math.min(o.batchSize, Math.max(1, data.n));
+  const x = new Float32Array(B * data.dim);
+  const yb = new Int32Array(B);
+  const trainees = nets.map((net) => new NativeTrainee(net, loops, B, o.lr));
+  const losses = epochLoopMany(data.n, o, nets.length, (perm, s, e, out) => {
+    gatherBatch(loops, data, perm, s, e, x, yb);
+    for (let k = 0; k < trainees.length; k++) out[k] = trainees[k].step(x, yb, e - s);
   });
+  for (const t of trainees) t.writeBack();
   return losses;
+}
+
+/** Train `net` with softmax cross-entropy on labelled host data; returns the mean loss per epoch. */
+export function fitClassifierNative(
+  net: Mlp,
+  loops: NativeFitLoops,
+  data: HostData & { y: Int32Array },
+  o: FitOptions,
+): number[] {
+  const { onEpoch, ...rest } = o;
+  return fitClassifiersNative([net], loops, data, {
+    ...rest,
+    onEpoch: onEpoch && ((epoch, means) => onEpoch(epoch, means[0])),
+  })[0];
 }

@@ -5,88 +5,15 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { softmaxCrossEntropyRows } from '../backend/host-kernels.js';
-import { Progress } from '../util/progress.js';
-import { Rng } from '../util/rng.js';
 import { adam } from './adam.js';
 import { Mlp } from './mlp.js';
-import { fitClassifierNative, nativeFitLoops } from './native-fit.js';
-import type { Classifier } from './classifier.js';
+import { checkFitOptions, epochLoop, type FitOptions, type HostData } from './epoch-loop.js';
+import { fitClassifierNative, fitClassifiersNative, nativeFitLoops } from './native-fit.js';
+import type { Classifier, MlpClassifier } from './classifier.js';
 
-export interface HostData {
-  /** Row-major [n, dim]. */
-  x: Float32Array;
-  /** Labels, when the loss needs them. */
-  y?: Int32Array;
-  n: number;
-  dim: number;
-}
-
-export interface FitOptions {
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  seed: number;
-  label?: string;
-  silent?: boolean;
-  onEpoch?: (epoch: number, meanLoss: number) => void;
-  /** Stop early when this returns true (checked at the end of each epoch). */
-  shouldStop?: () => boolean;
-}
+export { checkFitOptions, epochLoop, type FitOptions, type HostData } from './epoch-loop.js';
 
 export type BatchLoss = (xb: tf.Tensor2D, yb: tf.Tensor1D | null) => tf.Scalar;
-
-export function checkFitOptions(o: FitOptions): void {
-  const bad = (k: string, v: number) => !Number.isFinite(v) || v <= 0;
-  if (!Number.isInteger(o.epochs) || o.epochs < 0)
-    throw new RangeError(`epochs must be an integer ≥ 0 (got ${o.epochs})`);
-  if (!Number.isInteger(o.batchSize) || bad('batchSize', o.batchSize))
-    throw new RangeError(`batch size must be a positive integer (got ${o.batchSize})`);
-  if (bad('lr', o.lr))
-    throw new RangeError(`learning rate must be a positive number (got ${o.lr})`);
-  if (!Number.isFinite(o.seed)) throw new RangeError(`seed must be a number (got ${o.seed})`);
-}
-
-/**
- * The epoch loop every trainer shares: seeded permutation per epoch, batches of o.batchSize
- * (the last one partial), progress, mean loss per epoch, divergence check, callbacks.
- * `step(perm, s, e)` trains on rows perm[s..e) and returns their mean loss.
- */
-export function epochLoop(
-  n: number,
-  o: FitOptions,
-  step: (perm: Int32Array, s: number, e: number) => number,
-): number[] {
-  checkFitOptions(o);
-  const rng = new Rng(o.seed);
-  const bar = new Progress({
-    label: o.label ?? 'train',
-    total: o.epochs * Math.ceil(n / o.batchSize),
-    unit: 'batch',
-    silent: o.silent,
-  });
-  const losses: number[] = [];
-  try {
-    for (let epoch = 0; epoch < o.epochs; epoch++) {
-      const perm = rng.permutation(n);
-      let sum = 0;
-      for (let s = 0; s < n; s += o.batchSize) {
-        const e = Math.min(n, s + o.batchSize);
-        sum += step(perm, s, e) * (e - s);
-        bar.tick(1);
-      }
-      const mean = sum / n;
-      if (!Number.isFinite(mean))
-        throw new Error(`training diverged at epoch ${epoch + 1} (loss ${mean})`);
-      losses.push(mean);
-      bar.info(`epoch ${epoch + 1}/${o.epochs} loss ${mean.toFixed(4)}`);
-      o.onEpoch?.(epoch, mean);
-      if (o.shouldStop?.()) break;
-    }
-  } finally {
-    bar.finish();
-  }
-  return losses;
-}
 
 /** Minimise `loss` over mini-batches of `data` with Adam. Returns the mean loss per epoch. */
 export function fit(vars: tf.Variable[], data: HostData, loss: BatchLoss, o: FitOptions): number[] {
@@ -152,4 +79,28 @@ export function trainClassifier(
       return fitClassifierNative(net, loops, data, opts);
   }
   return fit(vars, data, (xb, yb) => crossEntropy(clf.logits(xb), yb!), opts);
+}
+
+/**
+ * Train several MLP classifiers (each in all its variables) on the same data with one seed and
+ * options; returns each one's mean loss per epoch. With the native addon they train together
+ * (native-fit.ts, fitClassifiersNative: one gather per mini-batch, each model's arithmetic
+ * unchanged), otherwise one after the other; either way each model ends exactly as
+ * trainClassifier would leave it.
+ */
+export function trainClassifiers(
+  clfs: MlpClassifier[],
+  data: HostData & { y: Int32Array },
+  o: Omit<ClassifierTrainOptions, 'onEpoch'> & { epochs: number; seed: number },
+): number[][] {
+  const opts = { batchSize: CLASSIFIER_DEFAULTS.batchSize, lr: CLASSIFIER_DEFAULTS.lr, ...o };
+  const loops = o.native === false ? [] : clfs.map((c) => nativeFitLoops(c.net));
+  if (clfs.length && loops.length === clfs.length && loops.every((l) => l !== null))
+    return fitClassifiersNative(
+      clfs.map((c) => c.net),
+      loops[0]!,
+      data,
+      opts,
+    );
+  return clfs.map((c) => trainClassifier(c, c.net.variables(), data, opts));
 }
