@@ -34,6 +34,7 @@
  * loss_steps[-1]), and the condition-1 test is "increases ≤ rho·interval".
  */
 import * as tf from '@tensorflow/tfjs';
+import { nativeUniformFill } from '../backend/host-kernels.js';
 import type { Classifier } from '../models/classifier.js';
 import { hostNet } from '../models/host-mlp.js';
 import { Progress } from '../util/progress.js';
@@ -109,7 +110,7 @@ interface Counts {
 /** [rows, d] uniform in [−1, 1) (fillUniform). */
 function uniformTensor(shape: [number, number], seed: number): tf.Tensor2D {
   const u = new Float32Array(shape[0] * shape[1]);
-  fillUniform(u, -1, 1, seed);
+  fillUniform(u, -1, 1, seed, nativeUniformFill());
   return tf.tensor2d(u, shape);
 }
 

@@ -14,7 +14,7 @@
  * DLR and targeted DLR. Deterministic models only (eotIter 1): EOT keeps the tfjs path.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { NativeElementwise } from '../backend/host-kernels.js';
+import { nativeUniformFill, type NativeElementwise } from '../backend/host-kernels.js';
 import type { HostMlp } from '../models/host-mlp.js';
 import { fillUniform } from '../util/rng.js';
 import { ScratchPool } from '../util/scratch.js';
@@ -55,7 +55,7 @@ function hostInit(
   loops: NativeElementwise | null,
 ): void {
   if (norm !== 'linf') return t.set(tidyData(() => tfInit(tf.tensor2d(x0, [rows, d]))));
-  fillUniform(t, -1, 1, seed);
+  fillUniform(t, -1, 1, seed, nativeUniformFill());
   (loops?.apgdInit ?? apgdInitJs)(x0, t, rows, d, eps, INIT_EPS);
 }
 

@@ -5,6 +5,7 @@
  * Rows are examples ([n, d] tensors); every function works on the whole batch at once.
  */
 import * as tf from '@tensorflow/tfjs';
+import { nativeLoops, nativeUniformFill } from '../backend/host-kernels.js';
 import { fillUniform } from '../util/rng.js';
 
 export const NORMS = ['linf', 'l2'] as const;
@@ -75,7 +76,7 @@ export function randomStart(
     if (norm === 'linf') {
       // drawn on the host (fillUniform), so that hostRandomStartLinf draws the same numbers
       const u = new Float32Array(n * d);
-      fillUniform(u, -eps, eps, seed);
+      fillUniform(u, -eps, eps, seed, nativeUniformFill());
       delta = tf.tensor2d(u, [n, d]);
     } else {
       const g = tf.randomNormal([n, d], 0, 1, 'float32', seed);
@@ -102,10 +103,15 @@ export function hostRandomStartLinf(
 ): Float32Array {
   const len = n * d;
   const out = new Float32Array(len);
-  fillUniform(out, -eps, eps, seed);
+  fillUniform(out, -eps, eps, seed, nativeUniformFill());
   // the bounds in locals (±∞ without a box: the same values), no property reads per element
   const lo = box ? box.min : -Infinity;
   const hi = box ? box.max : Infinity;
+  const loops = nativeLoops();
+  if (loops?.addClip) {
+    loops.addClip(out, x0, len, lo, hi); // the loop below, in the addon
+    return out;
+  }
   for (let i = 0; i < len; i++) {
     const v = Math.fround(x0[i] + out[i]);
     out[i] = v < lo ? lo : v > hi ? hi : v;

@@ -193,6 +193,18 @@ export interface NativeElementwise {
     mode: number,
     rootEps: number,
   ): void;
+  /** out[i] = clip(float32(x0[i] + out[i]), lo, hi) for i < n, in place (lo/hi may be ±∞). */
+  addClip?(out: Float32Array, x0: Float32Array, n: number, lo: number, hi: number): void;
+  /** out[i] = float32(min + range·t_i/2^32) for the sfc32 stream from (a, b, c, d) (util/rng.ts). */
+  sfc32Uniform?(
+    out: Float32Array,
+    a: number,
+    b: number,
+    c: number,
+    d: number,
+    min: number,
+    range: number,
+  ): void;
   /**
    * Per row of [rows, d]: NaN if a value of adv is outside [0, 1] or NaN, else ‖adv − x0‖
    * (mode 0 L∞, 1 L2) in float64 summed in order: projectRow's read-only first pass, batched.
@@ -265,6 +277,11 @@ let native: NativeElementwise | null = null;
 /** The native addon's loops given to installHostKernels, or null (none, or a browser). */
 export function nativeLoops(): NativeElementwise | null {
   return native;
+}
+
+/** The addon's sfc32Uniform, for util/rng.ts's fillUniform (undefined without the addon). */
+export function nativeUniformFill(): NativeElementwise['sfc32Uniform'] {
+  return native?.sfc32Uniform?.bind(native);
 }
 
 // --- RobustlabAdam (wasm, cpu) -----------------------------------------------------------------

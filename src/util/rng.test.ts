@@ -1,5 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { nativeUniformFill } from '../backend/host-kernels.js';
+import { testBackend } from '../testing/fixtures.js';
 import { deriveSeed, fillUniform, Rng } from './rng.js';
+
+beforeAll(testBackend);
 
 describe('fillUniform', () => {
   it("is Rng(seed).next()'s stream scaled to [min, max), rounded to float32", () => {
@@ -14,6 +18,18 @@ describe('fillUniform', () => {
       const want = Float32Array.from({ length: out.length }, () => lo + (hi - lo) * rng.next());
       expect(out).toEqual(want);
       expect(out.every((v) => v >= lo && v <= hi)).toBe(true);
+    }
+  });
+
+  it("the addon's sfc32Uniform gives the JS loop's numbers bit for bit", () => {
+    const native = nativeUniformFill();
+    if (!native) return; // no addon: the JS loop is the only path
+    for (const seed of [0, 1, 12345, deriveSeed(9, 'apgd'), 0x7fffffff]) {
+      const js = new Float32Array(250_001);
+      const nat = new Float32Array(250_001);
+      fillUniform(js, -0.3, 0.3, seed);
+      fillUniform(nat, -0.3, 0.3, seed, native);
+      expect(nat).toEqual(js);
     }
   });
 

@@ -71,19 +71,27 @@ export class Rng {
  * Fill `out` with uniform numbers in [min, max) (float32), the stream of `new Rng(seed).next()`
  * scaled: min + (max − min)·u. The attacks' random starts draw here rather than through
  * tf.randomUniform, whose Alea generator is a serial float64 recurrence (~5 ns a value, 4 ms
- * for 1000 MNIST images); this loop, sfc32 with its state in locals, is ~4× faster, and the
- * tfjs and host paths of an attack upload or use the very same numbers.
+ * for 1000 MNIST images, and no faster in native code); the tfjs and host paths of an attack
+ * upload or use the very same numbers. `native` (the addon's sfc32Uniform, ~1 ns a value) runs
+ * the loop when given; the JS loop, ~1.4 ns a value at first, drops to ~7 once V8 has seen
+ * one of its int32 additions wrap and recompiles them in float64.
  */
-export function fillUniform(out: Float32Array, min: number, max: number, seed: number): void {
-  const rng = new Rng(seed);
-  let { a, b, c, d } = rng as unknown as { a: number; b: number; c: number; d: number };
+export function fillUniform(
+  out: Float32Array,
+  min: number,
+  max: number,
+  seed: number,
+  native?: Sfc32Fill,
+): void {
+  const st = new Rng(seed) as unknown as { a: number; b: number; c: number; d: number };
+  if (native) return native(out, st.a, st.b, st.c, st.d, min, max - min);
+  let a = st.a | 0;
+  let b = st.b | 0;
+  let c = st.c | 0;
+  let d = st.d | 0;
   const range = max - min;
-  a |= 0;
-  b |= 0;
-  c |= 0;
-  d |= 0;
   for (let i = 0; i < out.length; i++) {
-    // Rng.nextU32 inlined, in int32 arithmetic (V8 keeps it in registers; the same bits)
+    // Rng.nextU32 inlined, in int32 arithmetic (the same bits)
     const t = (((a + b) | 0) + d) | 0;
     d = (d + 1) | 0;
     a = b ^ (b >>> 9);
@@ -93,6 +101,20 @@ export function fillUniform(out: Float32Array, min: number, max: number, seed: n
     out[i] = min + range * ((t >>> 0) / 4294967296);
   }
 }
+
+/**
+ * fillUniform's loop done elsewhere from the generator's state (the addon's sfc32Uniform: the
+ * same uint32 and float64 operations). Structural, so that this file imports no backend.
+ */
+export type Sfc32Fill = (
+  out: Float32Array,
+  a: number,
+  b: number,
+  c: number,
+  d: number,
+  min: number,
+  range: number,
+) => void;
 
 /** Derive a child seed from a seed and a label, so independent parts get independent streams. */
 export function deriveSeed(seed: number, label: string): number {
