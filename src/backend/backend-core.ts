@@ -15,6 +15,7 @@ import type { NativeElementwise } from './host-kernels.js';
 import { installHostKernels } from './host-kernels.js';
 import { type GemmProvider, setGemmProvider, setSvdProvider, type SvdProvider } from './linalg.js';
 import { installMatmulFix } from './matmul-fix.js';
+import { installWasmKernels } from './wasm-kernels.js';
 
 export const BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -125,8 +126,12 @@ export async function initBackendWith(
       installMatmulFix('wasm');
   }
   // JS kernels over the backend's memory: row gather (wasm) and fused Adam (wasm, cpu).
-  if (opts.hostKernels ?? envVar('ROBUSTLAB_HOST_KERNELS') !== '0')
+  // And on wasm: buffers shared instead of copied by Identity and same-dtype Cast, and the
+  // Sum/Mean gradients' broadcast as a fill (wasm-kernels.ts; same values).
+  if (opts.hostKernels ?? envVar('ROBUSTLAB_HOST_KERNELS') !== '0') {
     installHostKernels(name, hooks?.loops ?? null);
+    if (name === 'wasm') installWasmKernels();
+  }
   // LAPACK's SVD / BLAS dgemm for the spectral defence when the native addon is there.
   setSvdProvider(hooks?.svd ?? null);
   setGemmProvider(hooks?.gemm ?? null);
