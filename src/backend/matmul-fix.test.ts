@@ -2,7 +2,13 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBackend } from '../testing/fixtures.js';
 import { uninstallNativeMatmul } from './native-matmul.js';
-import { installMatmulFix, isMatmulFixInstalled, uninstallMatmulFix } from './matmul-fix.js';
+import {
+  cachedTransposes,
+  installMatmulFix,
+  isMatmulFixInstalled,
+  setTransposeCache,
+  uninstallMatmulFix,
+} from './matmul-fix.js';
 
 /** Value and gradients of a small loss built from every transposed matmul the kernels see. */
 function lossAndGrads(seed: number) {
@@ -47,6 +53,43 @@ describe('transposed-matmul fix', () => {
       const maxDiff = Math.max(...ref[i].map((v, j) => Math.abs(v - fixed[i][j])));
       expect(maxDiff / scale).toBeLessThan(1e-5);
     }
+  });
+
+  it('keeps the transpose of a live B (same values) and frees it once B is gone', () => {
+    if (tf.getBackend() !== 'wasm') return;
+    installMatmulFix();
+    const before = tf.memory().numTensors;
+    const a = tf.randomNormal([6, 5], 0, 1, 'float32', 1);
+    const w = tf.randomNormal([7, 5], 0, 1, 'float32', 2);
+    const product = (b: tf.Tensor2D) =>
+      tf.tidy(() => Array.from(tf.matMul(a as tf.Tensor2D, b, false, true).dataSync()));
+    setTransposeCache(false);
+    const ref = product(w as tf.Tensor2D);
+    setTransposeCache(true);
+    for (let i = 0; i < 3; i++) expect(product(w as tf.Tensor2D)).toEqual(ref);
+    expect(cachedTransposes()).toBe(1);
+    w.dispose();
+    const w2 = tf.randomNormal([7, 5], 0, 1, 'float32', 3);
+    product(w2 as tf.Tensor2D); // prunes w's transpose, keeps w2's
+    expect(cachedTransposes()).toBe(1);
+    // an input gradient (dy·Wᵀ, what an attack step takes at every step) as without the cache
+    const w3 = tf.randomNormal([5, 4], 0, 1, 'float32', 4) as tf.Tensor2D;
+    const grad = () =>
+      tf.tidy(() =>
+        Array.from(
+          tf
+            .grad((x: tf.Tensor) => tf.sum(tf.square(tf.matMul(x as tf.Tensor2D, w3))))(a)
+            .dataSync(),
+        ),
+      );
+    const cached = [grad(), grad()];
+    expect(cachedTransposes()).toBe(2);
+    setTransposeCache(false);
+    expect(cachedTransposes()).toBe(0);
+    expect(cached).toEqual([grad(), grad()]);
+    setTransposeCache(true);
+    tf.dispose([a, w2, w3]);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('does not leak tensors', () => {

@@ -7,6 +7,13 @@
  * transposed operand is first materialised with the (cheap, memory-bound) Transpose kernel
  * and the original kernel then runs untransposed. Results are identical up to float32
  * summation order.
+ *
+ * A transposed B is kept while B itself lives (a few at a time): B is a layer's weights in
+ * dense's input gradient (dy·Wᵀ), and an attack or a projection runs it on the same W at every
+ * step. Then the Transpose pass is paid once, and XNNPACK's operator for the transposed tensor
+ * (cached by tfjs-backend-wasm per B tensor, with its packed weights) is built once instead of
+ * at every step: ~15% of a targeted-attack step on the pure wasm path. Tensors never change in
+ * place, so the transpose of a live B is always current.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
@@ -28,16 +35,59 @@ function transposeLast2(x: TensorInfo, backend: unknown, backendName: string): T
   }) as TensorInfo;
 }
 
+interface FixBackend {
+  disposeData(id: unknown): void;
+  dataIdMap?: { has(dataId: object): boolean };
+}
+
+/** Transposes of B by B's dataId (insertion order = age), at most CACHED_TRANSPOSES. */
+const transposes = new Map<object, { t: TensorInfo; backend: FixBackend }>();
+const CACHED_TRANSPOSES = 8;
+let cacheTransposes = true;
+
+/** Free the kept transposes whose B is gone, and the oldest beyond the limit. */
+function pruneTransposes(limit: number): void {
+  for (const [id, e] of transposes) {
+    if (transposes.size <= limit && e.backend.dataIdMap?.has(id)) continue;
+    e.backend.disposeData(e.t.dataId);
+    transposes.delete(id);
+  }
+}
+
+/** Keep B's transpose while B lives (default on); off frees the kept ones (tests, benchmarks). */
+export function setTransposeCache(on: boolean): void {
+  cacheTransposes = on;
+  if (!on) pruneTransposes(0);
+}
+
+/** How many transposes are kept (tests). */
+export function cachedTransposes(): number {
+  return transposes.size;
+}
+
+function transposedB(b: TensorInfo, backend: FixBackend, backendName: string): TensorInfo {
+  const hit = transposes.get(b.dataId);
+  if (hit && hit.backend === backend) return hit.t;
+  const t = transposeLast2(b, backend, backendName);
+  if (backend.dataIdMap) {
+    pruneTransposes(CACHED_TRANSPOSES - 1);
+    transposes.set(b.dataId, { t, backend });
+  }
+  return t;
+}
+
 function wrap(original: KernelConfig): KernelFunc {
   return (args) => {
     const attrs = args.attrs as { transposeA?: boolean; transposeB?: boolean };
     if (!attrs.transposeA && !attrs.transposeB) return original.kernelFunc(args);
-    const backend = args.backend as { disposeData(id: unknown): void };
+    const backend = args.backend as FixBackend;
     const inputs = { ...args.inputs } as Record<string, TensorInfo>;
     const temps: TensorInfo[] = [];
     if (attrs.transposeA)
       temps.push((inputs.a = transposeLast2(inputs.a, backend, original.backendName)));
-    if (attrs.transposeB)
+    if (attrs.transposeB && cacheTransposes && original.backendName === 'wasm')
+      inputs.b = transposedB(inputs.b, backend, original.backendName);
+    else if (attrs.transposeB)
       temps.push((inputs.b = transposeLast2(inputs.b, backend, original.backendName)));
     try {
       return original.kernelFunc({
@@ -67,6 +117,7 @@ export function installMatmulFix(backendName = 'wasm'): boolean {
 
 /** Restore the original kernels (used by the benchmark and the equivalence test). */
 export function uninstallMatmulFix(backendName = 'wasm'): void {
+  pruneTransposes(0);
   for (const name of PATCHED) {
     const key = `${backendName}/${name}`;
     const original = originals.get(key);
