@@ -226,6 +226,56 @@ describe('defendSpectral', () => {
     net.dispose();
   });
 
+  it('without BLAS, the row-blocked loop gives the term-by-term sums exactly (zero coefficients too)', () => {
+    const gemm = gemmProvider();
+    setGemmProvider(null);
+    try {
+      const rows = 23;
+      const cols = 17;
+      const count = 17;
+      const rng = new Rng(4);
+      const r = () => rng.next() * 2 - 1;
+      const u = Float64Array.from({ length: rows * count }, (_, i) => (i % 7 === 3 ? 0 : r()));
+      const d: LayerSvd = {
+        rows,
+        cols,
+        count,
+        u,
+        s: Float64Array.from({ length: count }, (_, k) => count - k + r() / 4),
+        vt: Float64Array.from({ length: count * cols }, r),
+        w: Float64Array.from({ length: rows * cols }, r),
+      };
+      // 1..count changed σ: every remainder mod 4, and the W-free path (more changed than kept)
+      for (let k = 1; k <= count; k++) {
+        const transform = (s: Float64Array) => {
+          for (let j = count - k; j < count; j++) s[j] = j % 5 === 0 ? 0 : s[j] * 0.3;
+          return s;
+        };
+        const t = transform(Float64Array.from(d.s));
+        const changed = new Map<number, number>();
+        const kept = new Map<number, number>();
+        for (let j = 0; j < count; j++) {
+          if (t[j] !== d.s[j]) changed.set(j, t[j] - d.s[j]);
+          if (t[j] !== 0) kept.set(j, t[j]);
+        }
+        const [alpha, terms] = changed.size <= kept.size ? [1, changed] : [0, kept];
+        const ref = new Float64Array(rows * cols);
+        for (let i = 0; i < ref.length; i++) ref[i] = alpha === 1 ? d.w[i] : 0;
+        for (const [j, c] of terms)
+          for (let i = 0; i < rows; i++) {
+            const ci = u[i * count + j] * c;
+            if (ci === 0) continue;
+            for (let m = 0; m < cols; m++) ref[i * cols + m] += ci * d.vt[j * cols + m];
+          }
+        const got = reconstruct(d, transform);
+        const want = new Float32Array(ref);
+        for (let i = 0; i < want.length; i++) expect(Object.is(got[i], want[i])).toBe(true);
+      }
+    } finally {
+      setGemmProvider(gemm);
+    }
+  });
+
   it('changes nothing with factor 1 or fraction 0, and never touches the original', () => {
     const before = tf.memory().numTensors;
     const clf = MlpClassifier.create('LRL', 50, { hidden: 32, seed: 7 });

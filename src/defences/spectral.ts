@@ -140,29 +140,69 @@ function householderQr(
     diag[k] = alpha;
     a[ck + k] = x0 - alpha;
     beta[k] = 1 / (norm * (norm + Math.abs(x0))); // 2 / vᵀv
-    for (let j = k + 1; j < n; j++) {
-      const cj = j * m;
-      let dot = 0;
-      for (let i = k; i < m; i++) dot += a[ck + i] * a[cj + i];
-      dot *= beta[k];
-      for (let i = k; i < m; i++) a[cj + i] -= dot * a[ck + i];
-    }
+    reflect(a, ck, a, k + 1, n, m, k, beta[k]);
   }
   return { beta, diag };
+}
+
+/**
+ * Columns j ∈ [from, to) of the column-major `b` (column length m) ← H b_j, H = I − β v vᵀ with
+ * v = a[ck + k .. ck + m): rows k.. only. The columns are independent, so four at a time (four
+ * dot products in one pass, each summed in row order as one at a time would): same values.
+ */
+function reflect(
+  a: Float64Array,
+  ck: number,
+  b: Float64Array,
+  from: number,
+  to: number,
+  m: number,
+  k: number,
+  beta: number,
+): void {
+  let j = from;
+  for (; j + 4 <= to; j += 4) {
+    const c0 = j * m;
+    const c1 = c0 + m;
+    const c2 = c1 + m;
+    const c3 = c2 + m;
+    let d0 = 0;
+    let d1 = 0;
+    let d2 = 0;
+    let d3 = 0;
+    for (let i = k; i < m; i++) {
+      const v = a[ck + i];
+      d0 += v * b[c0 + i];
+      d1 += v * b[c1 + i];
+      d2 += v * b[c2 + i];
+      d3 += v * b[c3 + i];
+    }
+    d0 *= beta;
+    d1 *= beta;
+    d2 *= beta;
+    d3 *= beta;
+    for (let i = k; i < m; i++) {
+      const v = a[ck + i];
+      b[c0 + i] -= d0 * v;
+      b[c1 + i] -= d1 * v;
+      b[c2 + i] -= d2 * v;
+      b[c3 + i] -= d3 * v;
+    }
+  }
+  for (; j < to; j++) {
+    const cj = j * m;
+    let dot = 0;
+    for (let i = k; i < m; i++) dot += a[ck + i] * b[cj + i];
+    dot *= beta;
+    for (let i = k; i < m; i++) b[cj + i] -= dot * a[ck + i];
+  }
 }
 
 /** b ← Q b for column-major b (m×n), Q = H₀ H₁ … H_{n−1} from `householderQr`. */
 function applyQ(a: Float64Array, m: number, n: number, beta: Float64Array, b: Float64Array): void {
   for (let k = n - 1; k >= 0; k--) {
     if (beta[k] === 0) continue;
-    const ck = k * m;
-    for (let j = 0; j < n; j++) {
-      const cj = j * m;
-      let dot = 0;
-      for (let i = k; i < m; i++) dot += a[ck + i] * b[cj + i];
-      dot *= beta[k];
-      for (let i = k; i < m; i++) b[cj + i] -= dot * a[ck + i];
-    }
+    reflect(a, k * m, b, 0, n, m, k, beta[k]);
   }
 }
 
@@ -324,16 +364,58 @@ function combine(svd: LayerSvd, alpha: number, terms: Map<number, number>): Floa
     }
     if (gemm(rows, cols, T, uc, vs, out)) return new Float32Array(out);
   }
-  for (const [k, ck] of terms) {
-    const vk = k * cols;
-    for (let i = 0; i < rows; i++) {
-      const c = u[i * count + k] * ck;
-      if (c === 0) continue;
-      const row = i * cols;
-      for (let j = 0; j < cols; j++) out[row + j] += c * vt[vk + j];
+  // Without BLAS (a browser, no addon): row by row, four terms per pass over the row, so each
+  // element of `out` is loaded and stored once per four terms, not once per term. Each element
+  // still adds the terms one by one in their order (a term whose coefficient is 0 is skipped, as
+  // the term-by-term loop skipped it), so the sums are the term-by-term ones exactly.
+  const ks = Int32Array.from(terms.keys());
+  const cs = Float64Array.from(terms.values());
+  const T = ks.length;
+  for (let i = 0; i < rows; i++) {
+    const row = i * cols;
+    const ui = i * count;
+    let t = 0;
+    for (; t + 4 <= T; t += 4) {
+      const c0 = u[ui + ks[t]] * cs[t];
+      const c1 = u[ui + ks[t + 1]] * cs[t + 1];
+      const c2 = u[ui + ks[t + 2]] * cs[t + 2];
+      const c3 = u[ui + ks[t + 3]] * cs[t + 3];
+      if (c0 === 0 || c1 === 0 || c2 === 0 || c3 === 0) {
+        addTerms(out, row, cols, u, ui, vt, ks, cs, t, t + 4);
+        continue;
+      }
+      const v0 = ks[t] * cols;
+      const v1 = ks[t + 1] * cols;
+      const v2 = ks[t + 2] * cols;
+      const v3 = ks[t + 3] * cols;
+      for (let j = 0; j < cols; j++)
+        out[row + j] =
+          out[row + j] + c0 * vt[v0 + j] + c1 * vt[v1 + j] + c2 * vt[v2 + j] + c3 * vt[v3 + j];
     }
+    addTerms(out, row, cols, u, ui, vt, ks, cs, t, T);
   }
   return new Float32Array(out);
+}
+
+/** out[row, :] += c_t · vt[k_t, :] for terms t in [from, to), one at a time, zero c skipped. */
+function addTerms(
+  out: Float64Array,
+  row: number,
+  cols: number,
+  u: Float64Array,
+  ui: number,
+  vt: Float64Array,
+  ks: Int32Array,
+  cs: Float64Array,
+  from: number,
+  to: number,
+): void {
+  for (let t = from; t < to; t++) {
+    const c = u[ui + ks[t]] * cs[t];
+    if (c === 0) continue;
+    const vk = ks[t] * cols;
+    for (let j = 0; j < cols; j++) out[row + j] += c * vt[vk + j];
+  }
 }
 
 /**
