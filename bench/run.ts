@@ -9,11 +9,15 @@
  *           at L∞ --eval-eps (default 0.3, the convention, where an undefended model falls at once,
  *           and 0.1, where the attacks do real work), vs the same attacks in PyTorch
  *           (bench/pytorch_eval_bench.py)
+ *   wasm    (only when asked for) the same study and evaluation stages on the pure wasm path, the
+ *           addon off (a browser, or no OpenBLAS), against the same PyTorch numbers (reused when
+ *           stages/eval ran in this call), in its own process (bench/wasm-path.ts; ~4 min)
  *   memory  peak resident memory of the last `reproduce --preset paper` run (runs/paper)
  *   study   that run's wall clock and stage seconds beside the same stages in PyTorch, read from
  *           bench/results/pytorch-study*.json (bench/pytorch_study.py; ~20 min, so never run here)
  * Medians of --repeats runs after one warm-up. Installs nothing. Writes bench/results/latest.json.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
@@ -31,7 +35,14 @@ import { buildGraph } from '../src/experiments/stages.js';
 import type { Preset } from '../src/experiments/presets.js';
 import type { DatasetName } from '../src/data/datasets.js';
 import { workloads } from './stages.js';
-import { EVAL_MODEL_DIR, evalModel, evalStages, evalWorkloads } from './eval-stages.js';
+import {
+  EVAL_MODEL_DIR,
+  type EvalStage,
+  evalModel,
+  evalStages,
+  evalWorkloads,
+} from './eval-stages.js';
+import type { WasmPathOut } from './wasm-path.js';
 import { findTorchPython, TORCH_CONFIGS, type TorchBest, torchBest } from './torch-search.js';
 import { table, time } from './util.js';
 
@@ -44,18 +55,20 @@ const { values } = parseArgs({
     'eval-n': { type: 'string', default: '1000' },
     'eval-eps': { type: 'string', default: '0.3,0.1' },
     'batch-dims': { type: 'string', default: '32,784' },
+    'wasm-repeats': { type: 'string', default: '2' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help) {
   console.log(
-    'usage: npm run bench -- [--only epoch,stages,batch,eval,memory,study] [--repeats N] [--probe-frac F] [--batch-dims D,...] [--eval-n N] [--eval-eps E,...] [--data-dir DIR] [--json]',
+    'usage: npm run bench -- [--only epoch,stages,batch,eval,wasm,memory,study] [--repeats N] [--probe-frac F] [--batch-dims D,...] [--eval-n N] [--eval-eps E,...] [--wasm-repeats N] [--data-dir DIR] [--json]',
   );
   process.exit(0);
 }
 const only = values.only?.split(',');
-const want = (name: string) => !only || only.includes(name);
+// `wasm` (the pure wasm path) only when asked for: it adds ~4 minutes
+const want = (name: string) => (only ? only.includes(name) : name !== 'wasm');
 const repeats = Number(values.repeats);
 const probeFrac = Number(values['probe-frac']);
 const evalN = Number(values['eval-n']);
@@ -73,7 +86,55 @@ const results: Record<string, unknown> = {
   backend,
 };
 const log = (s: string) => (values.json ? process.stderr.write(s + '\n') : console.log(s));
-const python = want('stages') || want('eval') ? findTorchPython() : undefined;
+const python = want('stages') || want('eval') || want('wasm') ? findTorchPython() : undefined;
+
+/** PyTorch's side of the study stages and of the evaluation stages, run once per call. */
+let stagesTorch: TorchBest | null | undefined;
+let evalTorch: TorchBest | null | undefined;
+function torchStages(stageNames: string[]): TorchBest | null {
+  if (stagesTorch !== undefined) return stagesTorch;
+  if (!python) {
+    log(
+      '\nPyTorch not found (python3 -c "import torch" failed): the PyTorch column is skipped. Install it with: apt-get install python3-torch libopenblas0-pthread',
+    );
+    return (stagesTorch = null);
+  }
+  // PyTorch at its best on this machine: a short probe of every stage under each thread
+  // setting, then each stage timed in full in its fastest setting (bench/torch-search.ts).
+  log(`\nrunning the PyTorch side (${python} bench/pytorch_bench.py)...`);
+  return (stagesTorch = torchBest(
+    python,
+    'bench/pytorch_bench.py',
+    stageNames,
+    repeats,
+    [],
+    ['--probe', String(probeFrac)],
+    log,
+  ));
+}
+function torchEval(stages: EvalStage[]): TorchBest | null {
+  if (evalTorch !== undefined) return evalTorch;
+  if (!python) return (evalTorch = null);
+  log(`\nrunning the PyTorch side of the evaluation stages (bench/pytorch_eval_bench.py)...`);
+  return (evalTorch = torchBest(
+    python,
+    'bench/pytorch_eval_bench.py',
+    stages.map((s) => s.name),
+    repeats,
+    [
+      '--model',
+      EVAL_MODEL_DIR,
+      '--stages',
+      JSON.stringify(stages),
+      '--data-dir',
+      dataDir,
+      '--n',
+      String(evalN),
+    ],
+    ['--probe'],
+    log,
+  ));
+}
 
 /**
  * The machine's sgemm peak as robustlab reaches it: one large square sgemm (2048³) through the
@@ -115,27 +176,9 @@ if (want('stages')) {
     ratio: number | null;
     gflops: number | null;
   }[] = [];
-  // PyTorch at its best on this machine: a short probe of every stage under each thread
-  // setting, then each stage timed in full in its fastest setting (bench/torch-search.ts).
-  let torch: TorchBest | null = null;
-  const stageNames = workloads(ds).map((w) => w.name);
-  if (python) {
-    log(`\nrunning the PyTorch side (${python} bench/pytorch_bench.py)...`);
-    torch = torchBest(
-      python,
-      'bench/pytorch_bench.py',
-      stageNames,
-      repeats,
-      [],
-      ['--probe', String(probeFrac)],
-      log,
-    );
-  } else {
-    log(
-      '\nPyTorch not found (python3 -c "import torch" failed): the PyTorch column is skipped. Install it with: apt-get install python3-torch libopenblas0-pthread',
-    );
-  }
-  for (const w of workloads(ds)) {
+  const stageList = workloads(ds);
+  const torch = torchStages(stageList.map((w) => w.name));
+  for (const w of stageList) {
     w.setup?.();
     let flops = 0;
     const t = time(() => (flops = w.run()), { warmup: 1, repeats });
@@ -297,28 +340,7 @@ if (want('eval')) {
   const ds = await loadDataset('mnist', { dataDir });
   const clf = await evalModel(dataDir);
   const stages = evalStages(evalN, evalEps);
-  let torch: TorchBest | null = null;
-  if (python) {
-    log(`\nrunning the PyTorch side of the evaluation stages (bench/pytorch_eval_bench.py)...`);
-    torch = torchBest(
-      python,
-      'bench/pytorch_eval_bench.py',
-      stages.map((s) => s.name),
-      repeats,
-      [
-        '--model',
-        EVAL_MODEL_DIR,
-        '--stages',
-        JSON.stringify(stages),
-        '--data-dir',
-        dataDir,
-        '--n',
-        String(evalN),
-      ],
-      ['--probe'],
-      log,
-    );
-  }
+  const torch = torchEval(stages);
   const robust: Record<string, number> = {};
   const rows = evalWorkloads(clf, ds, evalN, stages, robust).map((w) => {
     const t = time(() => w.run(), { warmup: 1, repeats });
@@ -361,6 +383,85 @@ if (want('eval')) {
         r.pytorchThreads ?? '—',
         r.ratio === null ? '—' : r.ratio.toFixed(2),
         `${(100 * r.robustAccuracy.robustlab).toFixed(1)}% / ${r.robustAccuracy.pytorch === null ? '—' : (100 * r.robustAccuracy.pytorch).toFixed(1) + '%'}`,
+      ]),
+    ),
+  );
+}
+
+if (want('wasm')) {
+  // The pure wasm path in a process of its own (ROBUSTLAB_NATIVE=0: no native kernel installed,
+  // its own wasm heap), the same workloads, against the same PyTorch numbers.
+  const ds = await loadDataset('mnist', { dataDir });
+  const stageNames = workloads(ds).map((w) => w.name);
+  const stages = evalStages(evalN, evalEps);
+  (await evalModel(dataDir)).dispose(); // trained here (native trainer) if missing
+  const torch = torchStages(stageNames);
+  const torchE = torchEval(stages);
+  log(`\nrunning the stages on the pure wasm path (bench/wasm-path.ts, addon off)...`);
+  const child = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'bench/wasm-path.ts',
+      '--data-dir',
+      dataDir,
+      '--repeats',
+      values['wasm-repeats']!,
+      '--eval-n',
+      String(evalN),
+      '--eval-eps',
+      evalEps.join(','),
+    ],
+    {
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+      env: { ...process.env, ROBUSTLAB_NATIVE: '0' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  if (child.status !== 0) throw new Error(`bench/wasm-path.ts failed (exit ${child.status})`);
+  const w = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as WasmPathOut;
+  const row = (name: string, t: { median: number; min: number }, py: TorchBest | null) => {
+    const p = py?.seconds[name] ?? null;
+    return {
+      stage: name,
+      wasm: t.median,
+      wasmMin: t.min,
+      pytorch: p,
+      ratio: p ? t.median / p : null,
+    };
+  };
+  const rows: (ReturnType<typeof row> & { robustAccuracy?: number })[] = [
+    ...Object.entries(w.stages).map(([k, t]) => row(k, t, torch)),
+    ...Object.entries(w.eval).map(([k, t]) => ({
+      ...row(k, t, torchE),
+      robustAccuracy: t.robustAccuracy,
+    })),
+  ];
+  results.wasm = { threads: w.threads, repeats: Number(values['wasm-repeats']), rows };
+  log(
+    `\n## The stages on the pure wasm path (native addon off; wasm threads: ${w.threads}) vs PyTorch ${torch?.torch ?? '(absent)'} at its best thread setting; ratio = wasm / PyTorch\n`,
+  );
+  log(
+    table(
+      [
+        'stage',
+        'wasm s (median)',
+        'wasm s (min)',
+        'PyTorch s',
+        'ratio',
+        'robust acc wasm / PyTorch',
+      ],
+      rows.map((r) => [
+        r.stage,
+        r.wasm,
+        r.wasmMin,
+        r.pytorch ?? '—',
+        r.ratio === null ? '—' : r.ratio.toFixed(2),
+        r.robustAccuracy !== undefined
+          ? `${(100 * r.robustAccuracy).toFixed(1)}% / ${torchE?.robust[r.stage] === undefined ? '—' : (100 * torchE.robust[r.stage]).toFixed(1) + '%'}`
+          : '',
       ]),
     ),
   );
