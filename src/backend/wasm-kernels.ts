@@ -98,7 +98,7 @@ const expandWasm: KernelFunc = (args) => {
   return out;
 };
 
-/** dy reshaped to x's shape with the reduced axes as 1, then broadcast to x's shape. */
+/** dy reshaped to x's rank: x's shape with the reduced axes as 1 (as tfjs's gradients do). */
 function expandedDy(dy: tf.Tensor, x: tf.Tensor, axis: number | number[]): tf.Tensor {
   const shape = x.shape.slice();
   for (const a of tf.util.parseAxisParam(axis, x.shape)) shape[a] = 1;
