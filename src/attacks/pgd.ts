@@ -183,6 +183,9 @@ export function pgd(
       label,
     };
     let res: AttackResult;
+    // one run and a caller that judges: nothing reads the re-evaluation (more runs compare
+    // their results by it)
+    const judged = runs === 1 && !!o.callerJudges;
     if (host) {
       // the same iterates as runAttack below, without the per-step tfjs kernels
       checkAttackInputs(clf, xs, m, ys, opts);
@@ -197,12 +200,13 @@ export function pgd(
         silent: o.silent,
         label,
       });
-      // one run and a caller that judges: nothing reads the re-evaluation (more runs compare
-      // their results by it)
-      const judged = runs === 1 && o.callerJudges;
       res = { ...fr, ...(judged ? unjudged(m) : rejudge(clf, fr.xAdv, m, ys)), n: m, dim };
       if (!judged) recheckUntargeted(xs, res, ys, opts.ball);
-    } else res = runAttack(clf, xs, m, ys, ranking ? targetedStep : step, opts);
+    } else {
+      res = runAttack(clf, xs, m, ys, ranking ? targetedStep : step, opts);
+      // the tfjs loop re-evaluates on its own; the result says the same as the host path's
+      if (judged) Object.assign(res, unjudged(m));
+    }
     if (!out) {
       out = res;
       out.forwards! += rankForwards;
