@@ -27,6 +27,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import type { Sfc32Fill } from '../util/rng.js';
 
 /** The parts of tfjs-backend-wasm's BackendWasm we rely on (dist/backend_wasm.js, 4.x). */
 export interface WasmTensorData {
@@ -196,15 +197,7 @@ export interface NativeElementwise {
   /** out[i] = clip(float32(x0[i] + out[i]), lo, hi) for i < n, in place (lo/hi may be ±∞). */
   addClip?(out: Float32Array, x0: Float32Array, n: number, lo: number, hi: number): void;
   /** out[i] = float32(min + range·t_i/2^32) for the sfc32 stream from (a, b, c, d) (util/rng.ts). */
-  sfc32Uniform?(
-    out: Float32Array,
-    a: number,
-    b: number,
-    c: number,
-    d: number,
-    min: number,
-    range: number,
-  ): void;
+  sfc32Uniform?: Sfc32Fill;
   /**
    * Per row of [rows, d]: NaN if a value of adv is outside [0, 1] or NaN, else ‖adv − x0‖
    * (mode 0 L∞, 1 L2) in float64 summed in order: projectRow's read-only first pass, batched.
