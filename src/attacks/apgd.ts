@@ -347,10 +347,10 @@ function drive(
   label: string,
   o: { silent?: boolean; callerJudges?: boolean; knownCorrect?: boolean },
   cleanLabels?: Int32Array,
+  host = hostNet(clf),
 ): AttackResult {
   const d = clf.inputDim;
   const counts: Counts = { forwards: 0, backwards: 0 };
-  const host = hostNet(clf);
   // the clean labels: the caller's (apgdT ranks targets by the clean logits), or a pass here
   // unless every point is known to be classified correctly
   let clean = cleanLabels ?? (o.knownCorrect ? labels : null);
@@ -459,7 +459,8 @@ export function apgdT(
   if (k < 4) throw new RangeError('the targeted DLR loss needs ≥ 4 classes');
   if (!Number.isInteger(nT) || nT < 1 || nT > k - 1)
     throw new RangeError(`nTargetClasses must be an integer in [1, ${k - 1}] (got ${nT})`);
-  const clean = hostPredict(clf, x0, n, hostNet(clf)).logits;
+  const host = hostNet(clf); // once: the driver runs on the same copy
+  const clean = hostPredict(clf, x0, n, host).logits;
   const ranked = Array.from({ length: n }, (_, i) => sortedClasses(clean, i, k));
   const cleanLabels = Int32Array.from({ length: n }, (_, i) => argmaxRow(clean, i, k));
   // Per restart, the nT targets of every still-robust point in one batch (the reference runs
@@ -469,7 +470,7 @@ export function apgdT(
     tag: `targets:restart${r}`,
     runs: Array.from({ length: nT }, (_, q) => ({ target: (i: number) => ranked[i][q + 1] })),
   }));
-  const res = drive(clf, x0, n, labels, c, 'dlr-targeted', groups, 'apgd-t', o, cleanLabels);
+  const res = drive(clf, x0, n, labels, c, 'dlr-targeted', groups, 'apgd-t', o, cleanLabels, host);
   res.forwards = (res.forwards ?? 0) + n;
   return res;
 }

@@ -34,6 +34,11 @@ export class Rng {
     return t;
   }
 
+  /** The generator's four words, as the loops that run its stream elsewhere need them. */
+  state(): [number, number, number, number] {
+    return [this.a, this.b, this.c, this.d];
+  }
+
   /** Uniform in [0, 1). */
   next(): number {
     return this.nextU32() / 4294967296;
@@ -83,12 +88,12 @@ export function fillUniform(
   seed: number,
   native?: Sfc32Fill,
 ): void {
-  const st = new Rng(seed) as unknown as { a: number; b: number; c: number; d: number };
-  if (native) return native(out, st.a, st.b, st.c, st.d, min, max - min);
-  let a = st.a | 0;
-  let b = st.b | 0;
-  let c = st.c | 0;
-  let d = st.d | 0;
+  const [a0, b0, c0, d0] = new Rng(seed).state();
+  if (native) return native(out, a0, b0, c0, d0, min, max - min);
+  let a = a0 | 0;
+  let b = b0 | 0;
+  let c = c0 | 0;
+  let d = d0 | 0;
   const range = max - min;
   for (let i = 0; i < out.length; i++) {
     // Rng.nextU32 inlined, in int32 arithmetic (the same bits)
