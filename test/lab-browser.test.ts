@@ -258,6 +258,10 @@ for (const b of BROWSERS)
     });
 
     it('stop ends a running attack and the page stays usable', async () => {
+      // Against the image 2L model this attack succeeds after ~700 steps, 0.5–1 s: on a loaded
+      // machine the stop click could land after the attack had ended ("succeeded"). In the VAE
+      // projection space every step projects (~150 steps/s), so 2000 steps are >10 s of work.
+      await page.selectOption('#target-model', 'mnist/vae-projection/LRL');
       await setParam('stepSize', '0.005');
       await setParam('maxSteps', '2000');
       await page.click('#run-attack');
@@ -273,6 +277,7 @@ for (const b of BROWSERS)
         () => document.querySelector('#attack-status')!.textContent === 'stopped',
       );
       expect(await page.isEnabled('#run-attack')).toBe(true);
+      await page.selectOption('#target-model', 'mnist/image/2L');
       await page.click('#pick'); // the view worker still answers
       await page.waitForFunction(() =>
         /^test image #/.test(document.querySelector('#input-info')!.textContent!),

@@ -15,7 +15,9 @@ import { adam } from '../models/adam.js';
 import { RobustlabError } from '../data/errors.js';
 import type { Mlp } from '../models/mlp.js';
 import { deriveSeed } from '../util/rng.js';
+import { tfRandomNormal } from '../util/tf-random.js';
 import { type Generator, type GeneratorKind, LATENT_DIM } from './generators.js';
+import { nativeProjectionLoops, projectHostNative } from './native-projection.js';
 
 export const LATENT_METHODS = [
   'ae-encoding',
@@ -47,6 +49,11 @@ export interface ProjectionOptions {
   seed: number;
   /** Start from these codes instead of z ~ N(0, I) (warm start). */
   init?: tf.Tensor2D;
+  /**
+   * false: the tfjs path even when the native addon could project (native-projection.ts);
+   * tests compare the two.
+   */
+  native?: boolean;
 }
 
 export const PROJECTION_DEFAULTS = { steps: 500, lr: 0.1, norm: 'l2' as const };
@@ -78,15 +85,33 @@ export function projectBatch(
   const steps = o.steps ?? PROJECTION_DEFAULTS.steps;
   const norm = o.norm ?? PROJECTION_DEFAULTS.norm;
   const n = x.shape[0];
+  const layers = decoder.spec.layers;
+  // With the native addon: ||σ(h) − x||_p^p and its gradient in one pass over [n, 784].
+  const fused = hasFusedSigmoidDist() && layers[layers.length - 1].activation === 'sigmoid';
+  const loops = fused && (o.native ?? true) ? nativeProjectionLoops(decoder) : null;
+  if (loops) {
+    const z = new Float32Array(n * decoder.spec.inputDim);
+    if (o.init) z.set(o.init.dataSync() as Float32Array);
+    else if (o.seed)
+      tfRandomNormal(z, o.seed); // tf.randomNormal's numbers, without a tensor
+    else {
+      // seed 0: tfjs draws unseeded (Math.random), as the tfjs path below
+      const t = tf.randomNormal([n, LATENT_DIM], 0, 1, 'float32', o.seed);
+      z.set(t.dataSync() as Float32Array);
+      t.dispose();
+    }
+    const lr = o.lr ?? PROJECTION_DEFAULTS.lr;
+    const p = norm === 'l2' ? 2 : 1;
+    const report = onStep && ((i: number, sum: number) => onStep(i, Math.fround(sum) / n));
+    projectHostNative(decoder, loops, x.dataSync() as Float32Array, n, z, { steps, lr, p }, report);
+    return tf.tensor2d(z, [n, decoder.spec.inputDim]);
+  }
   const z0 = o.init
     ? tf.clone(o.init)
     : (tf.randomNormal([n, LATENT_DIM], 0, 1, 'float32', o.seed) as tf.Tensor2D);
   const z = tf.variable(z0, true) as tf.Variable<tf.Rank.R2>;
   z0.dispose();
   const optimizer = adam(o.lr ?? PROJECTION_DEFAULTS.lr);
-  const layers = decoder.spec.layers;
-  // With the native addon: ||σ(h) − x||_p^p and its gradient in one pass over [n, 784].
-  const fused = hasFusedSigmoidDist() && layers[layers.length - 1].activation === 'sigmoid';
   const objective = () =>
     tf.tidy(() => {
       if (fused) {
