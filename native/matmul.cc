@@ -306,6 +306,19 @@ inline float Log1pUnit(float e) {
   q = q * s2 + 1.0f;
   return 2.0f * s * q;
 }
+// Σ v[0..w) in 16 lanes (lane k sums v[k], v[k + 16], ...), then the lanes in order: the
+// same numbers on every instruction set, and vectorised, where one serial sum was a chain of
+// dependent adds (784 per row: ~0.6 ms of sigmoidDist's 0.87 ms on 1000 × 784).
+inline float LaneSum(const float* __restrict v, int64_t w) {
+  float acc[16] = {0.0f};
+  int64_t j = 0;
+  for (; j + 16 <= w; j += 16)
+    for (int k = 0; k < 16; k++) acc[k] += v[j + k];
+  for (int k = 0; j < w; j++, k++) acc[k] += v[j];
+  float s = 0.0f;
+  for (int k = 0; k < 16; k++) s += acc[k];
+  return s;
+}
 // The fused pass, compiled for AVX-512, AVX2 and baseline x86-64 (picked at load time). The
 // selects are if-converted (so the loop vectorises) only with -fno-trapping-math and without
 // -fno-exceptions (binding.gyp): 0.17 ms vs 1.6 ms for 256×784 here.
@@ -329,7 +342,7 @@ void BceRows(const float* __restrict l, const float* __restrict x, float* __rest
         tm[j] = pos - a * xi[j] + Log1pUnit(e);
         gi[j] = (a >= 0.0f ? 1.0f : e) / (1.0f + e) - xi[j];
       }
-      for (int64_t j = 0; j < w; j++) s += tm[j];
+      s += LaneSum(tm, w);
     }
     loss[i] = s;
   }
@@ -385,7 +398,7 @@ void SigmoidDistRows(const float* __restrict h, const float* __restrict x, float
         tm[j] = p == 1 ? ad : d * d;
         gi[j] = (p == 1 ? sgn : 2.0f * d) * sig * (1.0f - sig);
       }
-      for (int64_t j = 0; j < w; j++) s += tm[j];
+      s += LaneSum(tm, w);
     }
     loss[i] = s;
   }
