@@ -348,6 +348,46 @@ void BceRows(const float* __restrict l, const float* __restrict x, float* __rest
   }
 }
 
+// (σ(hp) − σ(hm)) / h2, element-wise: a central difference of the decoder's sigmoid output
+// from the logits at z ± ε·e_i, the projection Jacobian's columns (latent/pipeline.ts).
+// σ as in SigmoidDistRows.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+void SigmoidCentralDiffLoop(const float* __restrict hp, const float* __restrict hm,
+                            float* __restrict out, int64_t n, float h2) {
+  for (int64_t j = 0; j < n; j++) {
+    const float a = hp[j];
+    const float ea = ExpNeg(a < 0.0f ? a : -a);
+    const float sa = (a >= 0.0f ? 1.0f : ea) / (1.0f + ea);
+    const float b = hm[j];
+    const float eb = ExpNeg(b < 0.0f ? b : -b);
+    const float sb = (b >= 0.0f ? 1.0f : eb) / (1.0f + eb);
+    out[j] = (sa - sb) / h2;
+  }
+}
+
+napi_value SigmoidCentralDiff(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 5)
+    return Throw(env, "sigmoidCentralDiff needs (hp, hm, out, n, h2)");
+  float *hp, *hm, *out;
+  size_t np, nm, no;
+  if (!GetF32(env, argv[0], &hp, &np) || !GetF32(env, argv[1], &hm, &nm) ||
+      !GetF32(env, argv[2], &out, &no))
+    return Throw(env, "sigmoidCentralDiff: hp, hm, out must be Float32Arrays");
+  int64_t n;
+  double h2;
+  if (!GetInt(env, argv[3], &n) || static_cast<size_t>(n) > np || static_cast<size_t>(n) > nm ||
+      static_cast<size_t>(n) > no)
+    return Throw(env, "sigmoidCentralDiff: n must be a non-negative integer within the arrays");
+  if (napi_get_value_double(env, argv[4], &h2) != napi_ok || !std::isfinite(h2) || h2 == 0.0)
+    return Throw(env, "sigmoidCentralDiff: h2 must be a finite non-zero number");
+  SigmoidCentralDiffLoop(hp, hm, out, n, static_cast<float>(h2));
+  return nullptr;
+}
+
 // bceLogits(l, x, rowLoss, grad, rows, cols): per row i, rowLoss[i] = Σ_j softplus(l) − x·l
 // (binary cross-entropy of x against sigmoid(l), summed over the row), and
 // grad = sigmoid(l) − x (its derivative in l). Stable for any l.
@@ -1089,6 +1129,7 @@ NAPI_MODULE_INIT() {
       {"bceLogits", nullptr, BceLogits, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"dgemmAcc", nullptr, DgemmAcc, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sigmoidDist", nullptr, SigmoidDist, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"sigmoidCentralDiff", nullptr, SigmoidCentralDiff, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"gatherRows", nullptr, GatherRows, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"reluMask", nullptr, ReluMask, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -264,6 +264,14 @@ export interface NativeElementwise {
     cols: number,
     p: number,
   ): void;
+  /** out[i] = (σ(hp[i]) − σ(hm[i])) / h2 (float32): a central difference of sigmoid outputs. */
+  sigmoidCentralDiff?(
+    hp: Float32Array,
+    hm: Float32Array,
+    out: Float32Array,
+    n: number,
+    h2: number,
+  ): void;
 }
 let native: NativeElementwise | null = null;
 

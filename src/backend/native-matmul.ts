@@ -43,6 +43,7 @@ export interface NativeMatmulAddon {
   adam?: NativeElementwise['adam'];
   bceLogits?: NativeElementwise['bceLogits'];
   sigmoidDist?: NativeElementwise['sigmoidDist'];
+  sigmoidCentralDiff?: NativeElementwise['sigmoidCentralDiff'];
   reluMask?: NativeElementwise['reluMask'];
   gatherRows?: NativeElementwise['gatherRows'];
   leakyRelu?: NativeElementwise['leakyRelu'];

@@ -10,7 +10,9 @@ import type { Dataset } from '../data/datasets.js';
 import { testBackend, TEST_DATA_DIR } from '../testing/fixtures.js';
 import { projectBatch } from './codes.js';
 import { Generator, type GeneratorKind, trainGenerator } from './generators.js';
-import { nativeProjectionLoops } from './native-projection.js';
+import { MlpClassifier } from '../models/classifier.js';
+import { nativeJacobianLoops, nativeProjectionLoops } from './native-projection.js';
+import { LatentPipelineClassifier } from './pipeline.js';
 
 let ds: Dataset;
 const gens = new Map<GeneratorKind, Generator>();
@@ -95,4 +97,36 @@ describe('native projection', () => {
     });
     expect(start).toBe(0);
   });
+
+  for (const kind of ['ae', 'vae'] as GeneratorKind[])
+    it(`${kind}: the implicit gradient through the native Jacobian equals the tfjs one`, () => {
+      const g = gens.get(kind)!;
+      if (!nativeJacobianLoops(g.decoder)) return;
+      const head = MlpClassifier.create('2L', 32, { hidden: 16, seed: 3 });
+      const n = 6;
+      const grad = (native: boolean) => {
+        const p = new LatentPipelineClassifier(head, g, `${kind}-projection`, {
+          seed: 1,
+          projectionGradient: 'implicit',
+          attackSteps: 100,
+          native,
+        });
+        const before = tf.memory().numTensors;
+        const x = tf.tensor2d(ds.test.images.subarray(0, n * 784), [n, 784]);
+        p.prepare(x);
+        const gx = tf.tidy(() =>
+          tf.grad((xx: tf.Tensor) => tf.sum(tf.logSoftmax(p.logits(xx as tf.Tensor2D))))(x),
+        );
+        const out = gx.dataSync() as Float32Array;
+        p.release();
+        tf.dispose([x, gx]);
+        expect(tf.memory().numTensors).toBe(before);
+        return out;
+      };
+      const nat = grad(true);
+      const ref = grad(false);
+      expect(Math.max(...nat.map(Math.abs))).toBeGreaterThan(0);
+      expect(maxRelDiff(nat, ref)).toBeLessThan(1e-3);
+      head.dispose();
+    });
 });

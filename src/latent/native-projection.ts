@@ -112,3 +112,100 @@ export function projectHostNative(
     adamStep([dz]);
   }
 }
+
+export type NativeJacobianLoops = NativeProjectionLoops &
+  Required<Pick<NativeElementwise, 'sigmoidCentralDiff'>>;
+
+/** The projection loops plus `sigmoidCentralDiff` (absent from addons built before it), or null. */
+export function nativeJacobianLoops(decoder: Mlp): NativeJacobianLoops | null {
+  const loops = nativeProjectionLoops(decoder);
+  return loops && nativeLoops()?.sigmoidCentralDiff ? (loops as NativeJacobianLoops) : null;
+}
+
+/** Examples per block of the Jacobian's decoder passes: 2·32·4 = 256 rows per sgemm. */
+const JACOBIAN_BLOCK = 4;
+
+/**
+ * J = ∂D/∂z at each code z_e [n, k] by central differences, as latent/pipeline.ts's tfjs path
+ * computes it: J_e[i, :] = (D(z_e + ε·e_i) − D(z_e − ε·e_i)) / (2ε), float32 throughout.
+ * Returned row-major as [n, k, outDim] (one row of 784 per latent axis: no transpose needed).
+ */
+export function decoderJacobianNative(
+  decoder: Mlp,
+  loops: NativeJacobianLoops,
+  z: Float32Array,
+  n: number,
+  eps: number,
+): Float32Array {
+  const dims = [decoder.spec.inputDim, ...decoder.spec.layers.map((l) => l.units)];
+  const L = dims.length - 1;
+  const k = dims[0];
+  const D = dims[L];
+  const leaky = decoder.spec.layers.map((l) => l.activation === 'leakyRelu');
+  const W = decoder.layers.map((l) => l.W.dataSync() as Float32Array);
+  const b = decoder.layers.map((l) => l.b.dataSync() as Float32Array);
+  const rows = 2 * k * Math.min(n, JACOBIAN_BLOCK);
+  const acts = dims.map((d) => new Float32Array(rows * d));
+  const J = new Float32Array(n * k * D);
+  const e32 = Math.fround(eps);
+  const h2 = Math.fround(2 * eps);
+  for (let e0 = 0; e0 < n; e0 += JACOBIAN_BLOCK) {
+    const m = Math.min(JACOBIAN_BLOCK, n - e0);
+    // rows [2k·e, 2k·e + k): z_e + ε·e_i; the next k: z_e − ε·e_i (as z ± eye·ε in float32)
+    const zs = acts[0];
+    for (let e = 0; e < m; e++) {
+      const ze = z.subarray((e0 + e) * k, (e0 + e + 1) * k);
+      for (let i = 0; i < k; i++) {
+        const p = (2 * k * e + i) * k;
+        const q = p + k * k;
+        zs.set(ze, p);
+        zs.set(ze, q);
+        zs[p + i] = Math.fround(ze[i] + e32);
+        zs[q + i] = Math.fround(ze[i] - e32);
+      }
+    }
+    const r = 2 * k * m;
+    for (let i = 0; i < L; i++) {
+      loops.sgemm(false, false, r, dims[i + 1], dims[i], acts[i], W[i], acts[i + 1],
+        null, null, null, null, b[i], 0); // prettier-ignore
+      if (leaky[i]) loops.leakyRelu(acts[i + 1], r * dims[i + 1], ALPHA);
+    }
+    const logits = acts[L];
+    for (let e = 0; e < m; e++)
+      loops.sigmoidCentralDiff(
+        logits.subarray(2 * k * e * D),
+        logits.subarray((2 * k * e + k) * D),
+        J.subarray((e0 + e) * k * D),
+        k * D,
+        h2,
+      );
+  }
+  return J;
+}
+
+/** JᵀJ per example, [n, k, k], from J as [n, k, D] rows (J_e·J_eᵀ in that layout). */
+export function jacobianGram(
+  loops: NativeJacobianLoops,
+  J: Float32Array,
+  n: number,
+  k: number,
+  D: number,
+): Float32Array {
+  const G = new Float32Array(n * k * k);
+  loops.sgemm(false, true, k, k, D, J, J, G, n, k * D, k * D, k * k);
+  return G;
+}
+
+/** J_e·u_e per example, [n, D], from J as [n, k, D] rows and u [n, k] (u_eᵀ·J_e there). */
+export function jacobianApply(
+  loops: NativeJacobianLoops,
+  J: Float32Array,
+  u: Float32Array,
+  n: number,
+  k: number,
+  D: number,
+): Float32Array {
+  const out = new Float32Array(n * D);
+  loops.sgemm(false, false, 1, D, k, u, J, out, n, k, k * D, D);
+  return out;
+}

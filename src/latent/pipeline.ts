@@ -13,6 +13,15 @@ import type { Classifier, MlpClassifier } from '../models/classifier.js';
 import { deriveSeed } from '../util/rng.js';
 import { isProjection, type LatentMethod, projectBatch, type ProjectionOptions } from './codes.js';
 import type { Generator } from './generators.js';
+import {
+  decoderJacobianNative,
+  jacobianApply,
+  jacobianGram,
+  nativeJacobianLoops,
+} from './native-projection.js';
+
+/** The central differences' step in z for the implicit gradient's Jacobian. */
+const JACOBIAN_EPS = 1e-2;
 
 /** Identity in the forward pass, zero gradient in the backward pass. */
 const stopGradient = tf.customGrad(((a: tf.Tensor) => ({
@@ -67,7 +76,13 @@ function solveSpd(A: Float32Array, b: Float32Array, n: number, k: number): Float
 export class LatentPipelineClassifier implements Classifier {
   private calls = 0;
   /** For 'implicit': the iterate `prepare` saw, its projection z* and Jacobian J [n, 784, 32]. */
-  private prepared: { x: tf.Tensor2D; z: tf.Tensor2D; J: tf.Tensor3D | null } | null = null;
+  /** Jk: J on the host as [n, k, 784] rows, from the native addon (then J is null). */
+  private prepared: {
+    x: tf.Tensor2D;
+    z: tf.Tensor2D;
+    J: tf.Tensor3D | null;
+    Jk?: Float32Array;
+  } | null = null;
 
   constructor(
     readonly head: MlpClassifier,
@@ -104,7 +119,9 @@ export class LatentPipelineClassifier implements Classifier {
   logits(x: tf.Tensor2D): tf.Tensor2D {
     if (this.prepared && this.prepared.x === x)
       return tf.tidy(() =>
-        this.head.logits(this.prepared!.J ? this.implicitCode(x) : this.prepared!.z),
+        this.head.logits(
+          this.prepared!.J || this.prepared!.Jk ? this.implicitCode(x) : this.prepared!.z,
+        ),
       );
     return tf.tidy(() => this.head.logits(this.code(x)));
   }
@@ -130,9 +147,21 @@ export class LatentPipelineClassifier implements Classifier {
       return;
     }
     // Central finite differences of D along each latent axis: J[:, :, i] = ∂D/∂z_i at z*.
+    const loops = this.opts.native === false ? null : nativeJacobianLoops(this.gen.decoder);
+    if (loops) {
+      const Jk = decoderJacobianNative(
+        this.gen.decoder,
+        loops,
+        z.dataSync() as Float32Array,
+        z.shape[0],
+        JACOBIAN_EPS,
+      );
+      this.prepared = { x, z, J: null, Jk };
+      return;
+    }
     const J = tf.tidy(() => {
       const [n, k] = z.shape;
-      const eps = 1e-2;
+      const eps = JACOBIAN_EPS;
       const eye = tf.mul(tf.eye(k), eps); // [k, k]
       const zs = tf.reshape(tf.add(tf.expandDims(z, 1), tf.expandDims(eye, 0)), [
         n * k,
@@ -150,12 +179,20 @@ export class LatentPipelineClassifier implements Classifier {
 
   /** z*(x) with the Gauss–Newton implicit gradient in the backward pass. */
   private implicitCode(x: tf.Tensor2D): tf.Tensor2D {
-    const { z } = this.prepared!;
+    const { z, Jk } = this.prepared!;
     const J = this.prepared!.J!;
     const f = tf.customGrad(((xx: tf.Tensor) => ({
       value: tf.add(tf.mul(xx, 0).sum(1, true), z), // = z*, with a (zero) dependence on x
       gradFunc: (dy: tf.Tensor) => {
         const [n, k] = z.shape;
+        const loops = Jk && nativeJacobianLoops(this.gen.decoder);
+        if (Jk && loops) {
+          // the same formula on the host, J kept as [n, k, D] rows (JᵀJ = J_e·J_eᵀ there)
+          const D = this.inputDim;
+          const G = jacobianGram(loops, Jk, n, k, D);
+          const u = solveSpd(G, dy.dataSync() as Float32Array, n, k);
+          return tf.tensor2d(jacobianApply(loops, Jk, u, n, k, D), [n, D]);
+        }
         const JtJ = tf.matMul(J, J, true, false); // [n, k, k]
         const u = solveSpd(JtJ.dataSync() as Float32Array, dy.dataSync() as Float32Array, n, k);
         JtJ.dispose();
