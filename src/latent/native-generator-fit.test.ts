@@ -9,7 +9,7 @@ import { loadNativeMatmul } from '../backend/native-matmul.js';
 import { loadDataset } from '../data/node-io.js';
 import type { Dataset } from '../data/datasets.js';
 import { Mlp } from '../models/mlp.js';
-import { testBackend, TEST_DATA_DIR, yieldToEventLoop } from '../testing/fixtures.js';
+import { testBackend, TEST_DATA_DIR, yieldToEventLoop, maxRelDiff } from '../testing/fixtures.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import {
   Generator,
@@ -25,16 +25,6 @@ beforeAll(async () => {
   await testBackend();
   ds = await loadDataset('mnist', { dataDir: TEST_DATA_DIR, limitTrain: 1500, limitTest: 500 });
 });
-
-function maxRelDiff(a: Float32Array, b: Float32Array): number {
-  let scale = 0;
-  let diff = 0;
-  for (let i = 0; i < b.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]));
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-  }
-  return diff / scale;
-}
 
 const weights = (g: Generator) => [...g.encoder.weightsData(), ...g.decoder.weightsData()];
 

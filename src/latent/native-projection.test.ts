@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset } from '../data/node-io.js';
 import type { Dataset } from '../data/datasets.js';
-import { testBackend, TEST_DATA_DIR } from '../testing/fixtures.js';
+import { testBackend, TEST_DATA_DIR, maxRelDiff } from '../testing/fixtures.js';
 import { projectBatch } from './codes.js';
 import { Generator, type GeneratorKind, trainGenerator } from './generators.js';
 import { MlpClassifier } from '../models/classifier.js';
@@ -21,26 +21,20 @@ beforeAll(async () => {
   ds = await loadDataset('mnist', { dataDir: TEST_DATA_DIR, limitTrain: 1500, limitTest: 300 });
   for (const kind of ['ae', 'vae'] as GeneratorKind[]) {
     const g = Generator.create(kind, 2);
-    trainGenerator(g, { x: ds.train.images, n: ds.train.n, dim: 784 }, {
-      epochs: 2,
-      seed: 2,
-      batchSize: 100,
-      lr: 1e-3,
-      silent: true,
-    });
+    trainGenerator(
+      g,
+      { x: ds.train.images, n: ds.train.n, dim: 784 },
+      {
+        epochs: 2,
+        seed: 2,
+        batchSize: 100,
+        lr: 1e-3,
+        silent: true,
+      },
+    );
     gens.set(kind, g);
   }
 });
-
-function maxRelDiff(a: Float32Array, b: Float32Array): number {
-  let scale = 0;
-  let diff = 0;
-  for (let i = 0; i < b.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]));
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-  }
-  return diff / scale;
-}
 
 describe('native projection', () => {
   for (const kind of ['ae', 'vae'] as GeneratorKind[])

@@ -45,6 +45,24 @@ export function nativeProjectionLoops(decoder: Mlp): NativeProjectionLoops | nul
   return ok ? (loops as NativeProjectionLoops) : null;
 }
 
+/** The decoder's layer sizes, activations and weights as host arrays, and its forward pass. */
+function hostDecoder(decoder: Mlp, loops: NativeProjectionLoops) {
+  const dims = [decoder.spec.inputDim, ...decoder.spec.layers.map((l) => l.units)];
+  const L = dims.length - 1;
+  const leaky = decoder.spec.layers.map((l) => l.activation === 'leakyRelu');
+  const W = decoder.layers.map((l) => l.W.dataSync() as Float32Array);
+  const b = decoder.layers.map((l) => l.b.dataSync() as Float32Array);
+  /** acts[i + 1] = output of layer i for `rows` rows of `input` (the last: pre-sigmoid logits). */
+  const forward = (input: Float32Array, acts: Float32Array[], rows: number) => {
+    for (let i = 0; i < L; i++) {
+      loops.sgemm(false, false, rows, dims[i + 1], dims[i], i === 0 ? input : acts[i], W[i],
+        acts[i + 1], null, null, null, null, b[i], 0); // prettier-ignore
+      if (leaky[i]) loops.leakyRelu(acts[i + 1], rows * dims[i + 1], ALPHA);
+    }
+  };
+  return { dims, L, leaky, W, forward };
+}
+
 export interface HostProjectionOptions {
   steps: number;
   lr: number;
@@ -71,19 +89,15 @@ export function projectHostNative(
   o: HostProjectionOptions,
   onStep?: (step: number, objective: number) => void,
 ): void {
-  const dims = [decoder.spec.inputDim, ...decoder.spec.layers.map((l) => l.units)];
-  const L = dims.length - 1;
+  const { dims, L, leaky, W, forward } = hostDecoder(decoder, loops);
   if (x.length < n * dims[L] || z.length < n * dims[0])
     throw new RangeError(`projection: ${n} rows need ${dims[0]}-d codes and ${dims[L]}-d images`);
-  const leaky = decoder.spec.layers.map((l) => l.activation === 'leakyRelu');
-  const W = decoder.layers.map((l) => l.W.dataSync() as Float32Array);
-  const b = decoder.layers.map((l) => l.b.dataSync() as Float32Array);
   // Rows are independent (the objective is a sum over rows, Adam is per coordinate), so each
   // step runs in blocks of rows whose activations and deltas stay in cache between the
   // forward pass, the distance and the backward pass.
   const R = Math.max(1, Math.min(n, o.block ?? PROJECTION_BLOCK));
   // acts[i + 1]: the output of layer i (the last: pre-sigmoid logits); the input is z's block
-  const acts = dims.map((d) => new Float32Array(R * d));
+  const acts = dims.map((d, i) => new Float32Array(i === 0 ? 0 : R * d));
   // deltas[i]: dℓ/d(output of layer i), made dℓ/d(pre-activation) before it is propagated
   const deltas = dims.slice(1).map((d) => new Float32Array(R * d));
   const dz = new Float32Array(n * dims[0]);
@@ -93,12 +107,7 @@ export function projectHostNative(
     let objective = 0;
     for (let r0 = 0; r0 < n; r0 += R) {
       const m = Math.min(R, n - r0);
-      for (let i = 0; i < L; i++) {
-        const input = i === 0 ? z.subarray(r0 * dims[0], (r0 + m) * dims[0]) : acts[i];
-        loops.sgemm(false, false, m, dims[i + 1], dims[i], input, W[i], acts[i + 1],
-          null, null, null, null, b[i], 0); // prettier-ignore
-        if (leaky[i]) loops.leakyRelu(acts[i + 1], m * dims[i + 1], ALPHA);
-      }
+      forward(z.subarray(r0 * dims[0], (r0 + m) * dims[0]), acts, m);
       const xb = x.subarray(r0 * dims[L], (r0 + m) * dims[L]);
       loops.sigmoidDist(acts[L], xb, rowLoss, deltas[L - 1], m, dims[L], o.p);
       if (onStep) for (let r = 0; r < m; r++) objective += rowLoss[r];
@@ -137,13 +146,9 @@ export function decoderJacobianNative(
   n: number,
   eps: number,
 ): Float32Array {
-  const dims = [decoder.spec.inputDim, ...decoder.spec.layers.map((l) => l.units)];
-  const L = dims.length - 1;
+  const { dims, L, forward } = hostDecoder(decoder, loops);
   const k = dims[0];
   const D = dims[L];
-  const leaky = decoder.spec.layers.map((l) => l.activation === 'leakyRelu');
-  const W = decoder.layers.map((l) => l.W.dataSync() as Float32Array);
-  const b = decoder.layers.map((l) => l.b.dataSync() as Float32Array);
   const rows = 2 * k * Math.min(n, JACOBIAN_BLOCK);
   const acts = dims.map((d) => new Float32Array(rows * d));
   const J = new Float32Array(n * k * D);
@@ -164,12 +169,7 @@ export function decoderJacobianNative(
         zs[q + i] = Math.fround(ze[i] - e32);
       }
     }
-    const r = 2 * k * m;
-    for (let i = 0; i < L; i++) {
-      loops.sgemm(false, false, r, dims[i + 1], dims[i], acts[i], W[i], acts[i + 1],
-        null, null, null, null, b[i], 0); // prettier-ignore
-      if (leaky[i]) loops.leakyRelu(acts[i + 1], r * dims[i + 1], ALPHA);
-    }
+    forward(zs, acts, 2 * k * m);
     const logits = acts[L];
     for (let e = 0; e < m; e++)
       loops.sigmoidCentralDiff(

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset } from '../data/node-io.js';
-import { testBackend, TEST_DATA_DIR } from '../testing/fixtures.js';
+import { testBackend, TEST_DATA_DIR, maxRelDiff } from '../testing/fixtures.js';
 import { type Arch, evaluate, MlpClassifier } from './classifier.js';
 import { loadNativeMatmul } from '../backend/native-matmul.js';
 import { Mlp } from './mlp.js';
@@ -15,16 +15,6 @@ import { trainClassifier, trainClassifiers } from './train.js';
 import { Rng } from '../util/rng.js';
 
 beforeAll(testBackend);
-
-function maxRelDiff(a: Float32Array, b: Float32Array): number {
-  let scale = 0;
-  let diff = 0;
-  for (let i = 0; i < b.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]));
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-  }
-  return diff / scale;
-}
 
 describe('native classifier training', () => {
   for (const arch of ['1L', '2L', 'LRL'] as Arch[]) {

@@ -21,3 +21,14 @@ export async function testBackend(): Promise<void> {
  * between phases.
  */
 export const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** max |a − b| over max |b|: the relative difference the native-vs-tfjs tests bound. */
+export function maxRelDiff(a: Float32Array, b: Float32Array): number {
+  let scale = 0;
+  let diff = 0;
+  for (let i = 0; i < b.length; i++) {
+    scale = Math.max(scale, Math.abs(b[i]));
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+  }
+  return diff / scale;
+}
